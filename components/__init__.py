@@ -1,0 +1,1 @@
+"""ha-swarm: the components of the Pulumi program, one module per step."""

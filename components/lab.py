@@ -1,0 +1,142 @@
+"""The lab target: VMs on libvirt (local or over qemu+ssh), from a cloud image,
+configured by cloud-init, each with a fixed address on a NAT network.
+
+A changed cloud-init document (new SSH key, new user, new script) replaces the
+VM: cloud-init only acts on a first boot, so keeping the old VM would leave the
+change silently unapplied.  The VM is deleted before its replacement is made
+(same name, MAC and address), and the node's swarm steps, whose triggers carry
+the domain id, leave the swarm before and join again after.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_libvirt as libvirt
+
+from components import cloudinit
+from components.nodes import Node, ready_node
+from components.settings import LabSettings, Settings
+
+GIB = 1024**3
+
+
+class LabMachines(pulumi.ComponentResource):
+    nodes: list[Node]
+
+    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ha-swarm:machines:Lab", name, None, opts)
+        lab = settings.lab
+        if lab is None:
+            raise ValueError("LabMachines needs lab settings")
+        stack = pulumi.get_stack()
+        prefix = f"ha-swarm-{stack}"
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.provider = libvirt.Provider("libvirt", uri=lab.uri, opts=child)
+        on_host = pulumi.ResourceOptions(parent=self, provider=self.provider)
+
+        self.network = libvirt.Network(
+            "network",
+            name=prefix,
+            mode="nat",
+            domain=f"{stack}.ha-swarm.internal",
+            addresses=[str(lab.cidr)],
+            autostart=True,
+            dhcp=libvirt.NetworkDhcpArgs(enabled=True),
+            dns=libvirt.NetworkDnsArgs(enabled=True, local_only=True),
+            opts=on_host,
+        )
+        self.pool = libvirt.Pool(
+            "pool",
+            name=prefix,
+            type="dir",
+            target=libvirt.PoolTargetArgs(path=f"/var/lib/libvirt/images/{prefix}"),
+            opts=on_host,
+        )
+        self.base_image = libvirt.Volume(
+            "base-image",
+            name=f"{prefix}-base.qcow2",
+            pool=self.pool.name,
+            source=lab.image,
+            format="qcow2",
+            opts=on_host,
+        )
+
+        self.domains: dict[str, libvirt.Domain] = {}
+        self.nodes = []
+        for spec in settings.nodes:
+            doc = cloudinit.render(spec, stack=stack, public_key=settings.ssh_public_key or "", network=lab.cidr)
+            root = libvirt.Volume(
+                f"{spec.name}-root",
+                name=f"{prefix}-{spec.name}-root.qcow2",
+                pool=self.pool.name,
+                base_volume_id=self.base_image.id,
+                size=lab.disk_gib * GIB,
+                format="qcow2",
+                opts=on_host,
+            )
+            seed = libvirt.CloudInitDisk(
+                f"{spec.name}-cloudinit",
+                name=f"{prefix}-{spec.name}-cloudinit-{doc.digest}.iso",
+                pool=self.pool.name,
+                user_data=doc.user_data,
+                meta_data=doc.meta_data,
+                network_config=doc.network_config,
+                opts=on_host,
+            )
+            domain = self._domain(prefix, spec.name, lab, root, seed, spec.swarm_address, stack, on_host)
+            self.domains[spec.name] = domain
+            self.nodes.append(
+                ready_node(
+                    spec,
+                    settings.ssh_private_key,
+                    parent=self,
+                    depends_on=[domain],
+                    triggers=[domain.id],
+                )
+            )
+
+        self.register_outputs(
+            {
+                "network": self.network.name,
+                "domains": {name: d.name for name, d in self.domains.items()},
+            }
+        )
+
+    def _domain(
+        self,
+        prefix: str,
+        name: str,
+        lab: LabSettings,
+        root: libvirt.Volume,
+        seed: libvirt.CloudInitDisk,
+        address: str,
+        stack: str,
+        opts: pulumi.ResourceOptions,
+    ) -> libvirt.Domain:
+        return libvirt.Domain(
+            name,
+            name=f"{prefix}-{name}",
+            type=lab.domain_type,
+            vcpu=lab.vcpus,
+            memory=lab.memory_mib,
+            # host-passthrough exposes the host CPU under KVM; plain emulation keeps QEMU's default model.
+            cpu=libvirt.DomainCpuArgs(mode="host-passthrough") if lab.domain_type == "kvm" else None,
+            autostart=True,
+            cloudinit=seed.id,
+            disks=[libvirt.DomainDiskArgs(volume_id=root.id)],
+            network_interfaces=[
+                libvirt.DomainNetworkInterfaceArgs(
+                    network_id=self.network.id,
+                    mac=cloudinit.mac_address(stack, name),
+                    addresses=[address],
+                    hostname=name,
+                    wait_for_lease=False,
+                )
+            ],
+            consoles=[
+                libvirt.DomainConsoleArgs(type="pty", target_type="serial", target_port="0"),
+                libvirt.DomainConsoleArgs(type="pty", target_type="virtio", target_port="1"),
+            ],
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
+        )

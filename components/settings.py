@@ -1,0 +1,504 @@
+"""The stack configuration, parsed once into frozen, validated objects.
+
+`parse_settings` is pure Python: it takes the raw values of the `ha-swarm`
+config namespace (as `pulumi.Config` returns them) and either returns a
+`Settings` or raises `SettingsError` naming the key, the bad value and what is
+allowed.  `load_settings` reads the namespace from the Pulumi runtime.  No
+resource may be declared before this has succeeded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+NAMESPACE = "ha-swarm"
+
+TARGETS = ("lab", "cloud")
+MANAGER_COUNTS = (1, 3, 5, 7)
+DOMAIN_TYPES = ("kvm", "qemu")
+ROLES = ("manager", "worker")
+PUBLISH_MODES = ("ingress", "host")
+DEFAULT_TRAEFIK_IMAGE = "traefik:v3.6.1"
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+_LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_HTPASSWD_BCRYPT = re.compile(r"^[^:\s]+:\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
+_SSH_PUBLIC_KEY = re.compile(r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-\S+)\s+[A-Za-z0-9+/=]+(\s.*)?$")
+
+TOP_LEVEL_KEYS = (
+    "target",
+    "lab",
+    "cloud",
+    "sshUser",
+    "sshPublicKey",
+    "sshPrivateKey",
+    "domain",
+    "traefik",
+    "stacks",
+    "nodeLabels",
+)
+LAB_KEYS = ("managers", "workers", "uri", "image", "cidr", "domainType", "vcpus", "memoryMiB", "diskGiB")
+HOST_KEYS = ("name", "address", "privateAddress", "role", "user", "port", "hostKey")
+TRAEFIK_KEYS = ("image", "publishMode", "dashboard", "acme")
+DASHBOARD_KEYS = ("users",)
+ACME_KEYS = ("email", "staging")
+
+# Lab addresses: the gateway is host 1, manager-i is host 10+i, worker-j is host 20+j.
+MANAGER_HOST_OFFSET = 10
+WORKER_HOST_OFFSET = 20
+
+
+class SettingsError(pulumi.RunError):
+    """A refused configuration value.  Pulumi prints only the message, no traceback."""
+
+
+def refuse(key: str, value: Any, allowed: str) -> SettingsError:
+    """The one-line error every refusal uses: key, bad value, what is allowed."""
+    shown = value if isinstance(value, str) else json.dumps(value, default=str)
+    return SettingsError(f"config {NAMESPACE}:{key} = {shown!r} is refused: {allowed}")
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    managers: int
+    workers: int
+    uri: str
+    image: str
+    cidr: ipaddress.IPv4Network
+    domain_type: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+
+    @property
+    def gateway(self) -> ipaddress.IPv4Address:
+        return self.cidr.network_address + 1
+
+    @property
+    def hypervisor_ssh(self) -> SshEndpoint | None:
+        """For `qemu+ssh://user@host:port/system`, the hypervisor the VMs sit behind."""
+        return hypervisor_endpoint(self.uri)
+
+
+@dataclass(frozen=True)
+class SshEndpoint:
+    host: str
+    user: str | None
+    port: int
+
+
+@dataclass(frozen=True)
+class CloudHost:
+    name: str
+    address: str
+    private_address: str | None
+    role: str
+    user: str | None
+    port: int
+    host_key: str | None
+
+
+@dataclass(frozen=True)
+class AcmeSettings:
+    email: str
+    staging: bool
+
+
+@dataclass(frozen=True)
+class TraefikSettings:
+    image: str
+    publish_mode: str
+    dashboard_users: tuple[str, ...]
+    acme: AcmeSettings | None
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node as planned from the settings, before any machine exists."""
+
+    name: str
+    role: str
+    ssh_address: str
+    swarm_address: str
+    user: str
+    port: int
+    host_key: str | None
+    jump: SshEndpoint | None
+
+
+@dataclass(frozen=True, eq=False)
+class Settings:
+    target: str
+    lab: LabSettings | None
+    cloud_hosts: tuple[CloudHost, ...]
+    ssh_user: str
+    ssh_public_key: str | None
+    ssh_private_key: Any  # a secret pulumi.Output[str]; never a plain value in state
+    domain: str
+    traefik: TraefikSettings
+    stacks: tuple[str, ...]
+    node_labels: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+    nodes: tuple[NodeSpec, ...]
+
+    @property
+    def managers(self) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in self.nodes if n.role == "manager")
+
+    @property
+    def workers(self) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in self.nodes if n.role == "worker")
+
+    def labels_for(self, name: str) -> tuple[tuple[str, str], ...]:
+        return dict(self.node_labels).get(name, ())
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _object(raw: Any, key: str) -> Mapping[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise refuse(key, raw, "an object (set it with `pulumi config set --path`)")
+    return raw
+
+
+def _unknown_keys(obj: Mapping[str, Any], allowed: Sequence[str], key: str) -> None:
+    for k in obj:
+        if k not in allowed:
+            raise refuse(f"{key}.{k}" if key else k, obj[k], f"unknown key; allowed keys: {', '.join(allowed)}")
+
+
+def _int(obj: Mapping[str, Any], name: str, key: str, default: int, low: int, high: int | None = None) -> int:
+    value = obj.get(name, default)
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise refuse(key, value, "a whole number")
+    if value < low or (high is not None and value > high):
+        span = f"from {low} to {high}" if high is not None else f"{low} or more"
+        raise refuse(key, value, f"a whole number {span}")
+    return value
+
+
+def _bool(obj: Mapping[str, Any], name: str, key: str, default: bool) -> bool:
+    value = obj.get(name, default)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise refuse(key, value, "true or false")
+    return value
+
+
+def _str(obj: Mapping[str, Any], name: str, key: str, default: str | None = None) -> str | None:
+    value = obj.get(name, default)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise refuse(key, value, "a non-empty string")
+    return value.strip()
+
+
+def _choice(value: Any, key: str, choices: Sequence[Any], why: str = "") -> Any:
+    if value not in choices:
+        listed = ", ".join(str(c) for c in choices)
+        raise refuse(key, value, f"one of {listed}{why}")
+    return value
+
+
+def _address(value: Any, key: str) -> str:
+    """An IP address or a DNS name."""
+    if not isinstance(value, str) or not value.strip():
+        raise refuse(key, value, "an IPv4/IPv6 address or a DNS name")
+    value = value.strip()
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if re.fullmatch(r"[\d.]+", value) or not _DNS_NAME.match(value.lower()):
+        raise refuse(key, value, "an IPv4/IPv6 address or a DNS name")
+    return value.lower()
+
+
+def _ip(value: Any, key: str) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise refuse(key, value, "an IPv4 or IPv6 address (the swarm advertise address)") from None
+
+
+def _node_name(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not _DNS_LABEL.match(value):
+        raise refuse(key, value, "a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'")
+    return value
+
+
+def hypervisor_endpoint(uri: str) -> SshEndpoint | None:
+    match = re.match(r"^qemu\+ssh://(?:([^@/]+)@)?([^:/]+)(?::(\d+))?/", uri)
+    if not match:
+        return None
+    user, host, port = match.groups()
+    return SshEndpoint(host=host, user=user, port=int(port) if port else 22)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _parse_lab(raw: Any, ssh_user: str) -> tuple[LabSettings, tuple[NodeSpec, ...]]:
+    obj = _object(raw, "lab")
+    _unknown_keys(obj, LAB_KEYS, "lab")
+    managers = _int(obj, "managers", "lab.managers", 1, 0)
+    _choice(managers, "lab.managers", MANAGER_COUNTS, " (Raft quorum needs an odd number of managers, at most 7)")
+    workers = _int(obj, "workers", "lab.workers", 2, 0)
+
+    uri = _str(obj, "uri", "lab.uri", "qemu:///system")
+    assert uri is not None
+    if not re.match(r"^qemu(\+ssh|\+tcp|\+tls|\+unix)?://", uri):
+        raise refuse("lab.uri", uri, "a libvirt QEMU URI such as qemu:///system or qemu+ssh://user@host/system")
+
+    image = obj.get("image")
+    if not isinstance(image, str) or not image.strip():
+        raise refuse("lab.image", image, "an http(s) URL or an existing local path of a cloud image (qcow2)")
+    image = image.strip()
+    if not re.match(r"^https?://\S+$", image):
+        path = os.path.abspath(os.path.expanduser(image))
+        if not os.path.isfile(path):
+            raise refuse("lab.image", image, "an http(s) URL or an existing local path of a cloud image (qcow2)")
+        image = path
+
+    cidr_raw = obj.get("cidr", "10.17.3.0/24")
+    try:
+        cidr = ipaddress.IPv4Network(str(cidr_raw), strict=True)
+    except ValueError:
+        raise refuse("lab.cidr", cidr_raw, "an IPv4 network in CIDR form with no host bits, such as 10.17.3.0/24") from None
+    last_host = cidr.num_addresses - 2
+    if WORKER_HOST_OFFSET + workers > last_host or MANAGER_HOST_OFFSET + managers > last_host:
+        raise refuse(
+            "lab.cidr",
+            str(cidr),
+            f"a network large enough for {managers} managers and {workers} workers "
+            f"(it needs at least {WORKER_HOST_OFFSET + workers + 2} addresses; use a shorter prefix)",
+        )
+
+    domain_type = _choice(obj.get("domainType", "kvm"), "lab.domainType", DOMAIN_TYPES, " (qemu where there is no KVM)")
+    lab = LabSettings(
+        managers=managers,
+        workers=workers,
+        uri=uri,
+        image=image,
+        cidr=cidr,
+        domain_type=domain_type,
+        vcpus=_int(obj, "vcpus", "lab.vcpus", 2, 1, 64),
+        memory_mib=_int(obj, "memoryMiB", "lab.memoryMiB", 2048, 512),
+        disk_gib=_int(obj, "diskGiB", "lab.diskGiB", 20, 4),
+    )
+    jump = lab.hypervisor_ssh
+    nodes: list[NodeSpec] = []
+    for role, count, offset in (("manager", managers, MANAGER_HOST_OFFSET), ("worker", workers, WORKER_HOST_OFFSET)):
+        for i in range(1, count + 1):
+            address = str(cidr.network_address + offset + i)
+            nodes.append(NodeSpec(f"{role}-{i}", role, address, address, ssh_user, 22, None, jump))
+    return lab, tuple(nodes)
+
+
+def _parse_cloud(raw: Any, ssh_user: str) -> tuple[tuple[CloudHost, ...], tuple[NodeSpec, ...]]:
+    obj = _object(raw, "cloud")
+    _unknown_keys(obj, ("hosts",), "cloud")
+    hosts_raw = obj.get("hosts")
+    if not isinstance(hosts_raw, list) or not hosts_raw:
+        raise refuse("cloud.hosts", hosts_raw, "a non-empty list of {name, address, role, privateAddress?, user?, port?, hostKey?}")
+    hosts: list[CloudHost] = []
+    for i, item in enumerate(hosts_raw):
+        key = f"cloud.hosts[{i}]"
+        if not isinstance(item, Mapping):
+            raise refuse(key, item, "an object {name, address, role, privateAddress?, user?, port?, hostKey?}")
+        _unknown_keys(item, HOST_KEYS, key)
+        name = _node_name(item.get("name"), f"{key}.name")
+        address = _address(item.get("address"), f"{key}.address")
+        private = item.get("privateAddress")
+        private_address = _ip(private, f"{key}.privateAddress") if private is not None else None
+        if private_address is None:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise refuse(
+                    f"{key}.privateAddress",
+                    None,
+                    f"an IP address: host {name!r} is reached by the name {address!r}, and the swarm needs an IP to advertise",
+                ) from None
+        role = _choice(item.get("role"), f"{key}.role", ROLES)
+        user = _str(item, "user", f"{key}.user")
+        port = _int(item, "port", f"{key}.port", 22, 1, 65535)
+        host_key = _str(item, "hostKey", f"{key}.hostKey")
+        if host_key is not None and not _SSH_PUBLIC_KEY.match(host_key):
+            raise refuse(f"{key}.hostKey", host_key, "the host's public key, as in `ssh-keyscan -t ed25519 HOST` without the host name")
+        hosts.append(CloudHost(name, address, private_address, role, user, port, host_key))
+
+    managers = sum(1 for h in hosts if h.role == "manager")
+    if managers == 0:
+        raise refuse("cloud.hosts", [h.name for h in hosts], "a list with at least one host whose role is manager")
+    _choice(managers, "cloud.hosts (managers)", MANAGER_COUNTS, " (Raft quorum needs an odd number of managers, at most 7)")
+    # Managers first, in the order given: the first manager initialises the swarm.
+    ordered = [h for h in hosts if h.role == "manager"] + [h for h in hosts if h.role == "worker"]
+    nodes = tuple(
+        NodeSpec(h.name, h.role, h.address, h.private_address or h.address, h.user or ssh_user, h.port, h.host_key, None)
+        for h in ordered
+    )
+    return tuple(hosts), nodes
+
+
+def _parse_traefik(raw: Any) -> TraefikSettings:
+    obj = _object(raw, "traefik")
+    _unknown_keys(obj, TRAEFIK_KEYS, "traefik")
+    image = _str(obj, "image", "traefik.image", DEFAULT_TRAEFIK_IMAGE)
+    assert image is not None
+    publish_mode = _choice(obj.get("publishMode", "ingress"), "traefik.publishMode", PUBLISH_MODES)
+    dashboard = _object(obj.get("dashboard"), "traefik.dashboard")
+    _unknown_keys(dashboard, DASHBOARD_KEYS, "traefik.dashboard")
+    users_raw = dashboard.get("users", [])
+    if not isinstance(users_raw, list):
+        raise refuse("traefik.dashboard.users", "<hidden>", "a list of bcrypt htpasswd lines (htpasswd -nbB user password)")
+    for i, line in enumerate(users_raw):
+        if not isinstance(line, str) or not _HTPASSWD_BCRYPT.match(line.strip()):
+            # The value is a credential: never echo it.
+            raise refuse(f"traefik.dashboard.users[{i}]", "<hidden>", "a bcrypt htpasswd line user:$2y$... (htpasswd -nbB user password)")
+    acme_raw = obj.get("acme")
+    acme = None
+    if acme_raw is not None:
+        acme_obj = _object(acme_raw, "traefik.acme")
+        _unknown_keys(acme_obj, ACME_KEYS, "traefik.acme")
+        email = _str(acme_obj, "email", "traefik.acme.email")
+        if email is None or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+            raise refuse("traefik.acme.email", email, "an e-mail address for Let's Encrypt")
+        acme = AcmeSettings(email=email, staging=_bool(acme_obj, "staging", "traefik.acme.staging", False))
+    return TraefikSettings(image, publish_mode, tuple(u.strip() for u in users_raw), acme)
+
+
+def _parse_stacks(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ("stacks/demo.yml",)
+    if not isinstance(raw, list) or not all(isinstance(s, str) and s.strip() for s in raw):
+        raise refuse("stacks", raw, "a list of compose file paths, such as [stacks/demo.yml]")
+    for path in raw:
+        if not re.search(r"\.ya?ml$", path):
+            raise refuse("stacks", path, "compose files ending in .yml or .yaml")
+    return tuple(s.strip() for s in raw)
+
+
+def _parse_node_labels(raw: Any, names: Sequence[str]) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    obj = _object(raw, "nodeLabels")
+    result = []
+    for node, labels in obj.items():
+        if node not in names:
+            raise refuse(f"nodeLabels.{node}", labels, f"labels for a node of this stack: {', '.join(names)}")
+        if not isinstance(labels, Mapping):
+            raise refuse(f"nodeLabels.{node}", labels, "a map of label name to value")
+        pairs = []
+        for k, v in labels.items():
+            if not _LABEL_KEY.match(str(k)) or str(k).startswith("ha-swarm."):
+                raise refuse(f"nodeLabels.{node}.{k}", v, "a label name of letters, digits, '.', '_', '-' (the ha-swarm. prefix is reserved)")
+            if isinstance(v, (Mapping, list)) or v is None:
+                raise refuse(f"nodeLabels.{node}.{k}", v, "a string, number or boolean value")
+            pairs.append((str(k), str(v).lower() if isinstance(v, bool) else str(v)))
+        result.append((node, tuple(sorted(pairs))))
+    return tuple(sorted(result))
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def parse_settings(raw: Mapping[str, Any]) -> Settings:
+    """Validate the raw config values of the namespace and build the Settings."""
+    _unknown_keys(raw, TOP_LEVEL_KEYS, "")
+    target = _choice(raw.get("target") or "lab", "target", TARGETS)
+    ssh_user = _str(raw, "sshUser", "sshUser", "swarm")
+    assert ssh_user is not None
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", ssh_user):
+        raise refuse("sshUser", ssh_user, "a Linux user name (lowercase letters, digits, '_' or '-')")
+
+    private_key = raw.get("sshPrivateKey")
+    if private_key is None or (isinstance(private_key, str) and not private_key.strip()):
+        raise refuse(
+            "sshPrivateKey",
+            None,
+            "a private key, set as a secret: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519",
+        )
+
+    public_key = raw.get("sshPublicKey") or None
+    if public_key is not None and (not isinstance(public_key, str) or not _SSH_PUBLIC_KEY.match(public_key.strip())):
+        raise refuse("sshPublicKey", public_key, "an OpenSSH public key line (ssh-ed25519 AAAA... comment)")
+
+    lab = None
+    cloud_hosts: tuple[CloudHost, ...] = ()
+    if target == "lab":
+        if public_key is None:
+            raise refuse("sshPublicKey", None, "an OpenSSH public key line, installed on the lab VMs: pulumi config set sshPublicKey \"$(cat ~/.ssh/id_ed25519.pub)\"")
+        lab, nodes = _parse_lab(raw.get("lab"), ssh_user)
+    else:
+        cloud_hosts, nodes = _parse_cloud(raw.get("cloud"), ssh_user)
+
+    names = [n.name for n in nodes]
+    for name in names:
+        if names.count(name) > 1:
+            raise refuse("cloud.hosts", names, f"unique node names ({name!r} appears {names.count(name)} times)")
+    swarm_addresses = [n.swarm_address for n in nodes]
+    for address in swarm_addresses:
+        if swarm_addresses.count(address) > 1:
+            raise refuse("cloud.hosts", swarm_addresses, f"one host per swarm address ({address} appears twice)")
+
+    domain = _str(raw, "domain", "domain", "traefik")
+    assert domain is not None
+    if not _DNS_NAME.match(domain):
+        raise refuse("domain", domain, "a DNS name such as traefik or example.com")
+
+    return Settings(
+        target=target,
+        lab=lab,
+        cloud_hosts=cloud_hosts,
+        ssh_user=ssh_user,
+        ssh_public_key=public_key.strip() if public_key else None,
+        ssh_private_key=private_key,
+        domain=domain,
+        traefik=_parse_traefik(raw.get("traefik")),
+        stacks=_parse_stacks(raw.get("stacks")),
+        node_labels=_parse_node_labels(raw.get("nodeLabels"), names),
+        nodes=nodes,
+    )
+
+
+def _namespace_keys() -> list[str]:
+    """Every key that the stack sets in the ha-swarm namespace (to refuse typos)."""
+    from pulumi.runtime import config as runtime_config
+
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    prefix = f"{NAMESPACE}:"
+    return sorted(k[len(prefix) :] for k in keys if k.startswith(prefix))
+
+
+_OBJECT_KEYS = ("lab", "cloud", "traefik", "stacks", "nodeLabels")
+
+
+def load_settings() -> Settings:
+    """Read the `ha-swarm` namespace from the running Pulumi program and parse it."""
+    config = pulumi.Config(NAMESPACE)
+    raw: dict[str, Any] = {}
+    for key in _namespace_keys():
+        if key == "sshPrivateKey":
+            continue
+        try:
+            raw[key] = config.get_object(key) if key in _OBJECT_KEYS else config.get(key)
+        except pulumi.ConfigTypeError:
+            raise refuse(key, config.get(key), "valid JSON for an object or list value") from None
+        except json.JSONDecodeError:
+            raise refuse(key, config.get(key), "valid JSON for an object or list value") from None
+    raw["sshPrivateKey"] = config.get_secret("sshPrivateKey")
+    return parse_settings(raw)

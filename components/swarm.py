@@ -1,0 +1,148 @@
+"""Forming the swarm on a list of `Node` values, whatever target made them.
+
+Per node, three remote commands carry its membership; Pulumi deletes them in
+reverse order, which is the graceful way out of a swarm:
+
+    register  (first manager)  create: check the manager   delete: docker node rm
+    join      (the node)       create: swarm join          delete: swarm leave
+    settle    (first manager)  create: wait Ready, labels  delete: quorum check, drain, demote
+
+The first manager runs `init` (delete: leave --force, only on a full destroy)
+and `tokens` (secret stdout).  Managers join one after another, each after the
+previous one is settled; workers join in parallel, each depending only on the
+init, the tokens and its own readiness.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pulumi
+
+from components.nodes import Node
+from components.remote import Step, run_script
+from components.settings import Settings
+
+
+def _tokens(stdout: str) -> dict[str, str]:
+    tokens = json.loads(stdout)
+    if not isinstance(tokens, dict) or not {"worker", "manager"} <= set(tokens):
+        raise ValueError("swarm-tokens.sh printed no worker and manager tokens")
+    return {"worker": str(tokens["worker"]), "manager": str(tokens["manager"])}
+
+
+def _node_id(stdout: str) -> str:
+    return stdout.strip().splitlines()[-1].strip() if stdout.strip() else ""
+
+
+class Swarm(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        nodes: Sequence[Node],
+        settings: Settings,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("ha-swarm:swarm:Swarm", name, None, opts)
+        managers = [n for n in nodes if n.role == "manager"]
+        if not managers:
+            raise ValueError("a swarm needs at least one manager")
+        first = managers[0]
+        self.first_manager = first
+
+        self.init = run_script(
+            "init",
+            first.connection,
+            Step("swarm-init.sh", (first.swarm_address,)),
+            delete=Step("swarm-leave.sh", ("--force",)),
+            parent=self,
+            depends_on=[first.ready],
+            triggers=first.triggers,
+            delete_before_replace=True,
+        )
+        swarm_id = self.init.stdout
+        self.tokens = run_script(
+            "tokens",
+            first.connection,
+            Step("swarm-tokens.sh"),
+            parent=self,
+            secret_stdout=True,
+            depends_on=[self.init],
+            triggers=[swarm_id],
+        )
+        tokens = pulumi.Output.secret(self.tokens.stdout.apply(_tokens))
+        self.worker_token = tokens.apply(lambda t: t["worker"])
+        self.manager_token = tokens.apply(lambda t: t["manager"])
+
+        self.settled: dict[str, pulumi.Resource] = {}
+        self.joins: dict[str, pulumi.Resource] = {}
+        self.settled[first.name] = self._settle(first, first, pulumi.Output.unsecret(swarm_id), [self.init], settings, removable=False)
+
+        previous_manager: pulumi.Resource = self.settled[first.name]
+        for node in nodes:
+            if node is first:
+                continue
+            after = [previous_manager] if node.role == "manager" else []
+            join = self._join(node, first, swarm_id, after)
+            node_id = pulumi.Output.unsecret(join.stdout.apply(_node_id))
+            settled = self._settle(node, first, node_id, [join], settings, removable=True)
+            self.joins[node.name] = join
+            self.settled[node.name] = settled
+            if node.role == "manager":
+                previous_manager = settled
+
+        self.formed: list[pulumi.Resource] = list(self.settled.values())
+        self.register_outputs(
+            {
+                "firstManager": first.name,
+                "nodes": [n.name for n in nodes],
+            }
+        )
+
+    def _join(self, node: Node, first: Node, swarm_id: pulumi.Output[str], after: list[pulumi.Resource]) -> pulumi.Resource:
+        triggers = [*node.triggers, swarm_id]
+        register = run_script(
+            f"{node.name}-register",
+            first.connection,
+            Step("manager-check.sh"),
+            delete=Step("node-remove.sh", (node.name, node.swarm_address)),
+            parent=self,
+            depends_on=[self.init],
+            triggers=triggers,
+            delete_before_replace=True,
+        )
+        token = self.manager_token if node.role == "manager" else self.worker_token
+        return run_script(
+            f"{node.name}-join",
+            node.connection,
+            Step("swarm-join.sh", (node.role, first.swarm_address, node.swarm_address)),
+            delete=Step("swarm-leave.sh"),
+            stdin=token,
+            parent=self,
+            depends_on=[node.ready, register, self.tokens, *after],
+            triggers=triggers,
+            delete_before_replace=True,
+        )
+
+    def _settle(
+        self,
+        node: Node,
+        first: Node,
+        node_id: pulumi.Output[str],
+        after: list[pulumi.Resource],
+        settings: Settings,
+        *,
+        removable: bool,
+    ) -> pulumi.Resource:
+        labels = tuple(f"{k}={v}" for k, v in settings.labels_for(node.name))
+        return run_script(
+            f"{node.name}-settle",
+            first.connection,
+            node_id.apply(lambda i: Step("node-settle.sh", (i, node.name, node.role, *labels))),
+            delete=node_id.apply(lambda i: Step("node-drain.sh", (i,))) if removable else None,
+            parent=self,
+            depends_on=after,
+            triggers=list(node.triggers),
+            delete_before_replace=True,
+        )
