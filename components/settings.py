@@ -349,10 +349,7 @@ def _parse_cloud(raw: Any, ssh_user: str) -> tuple[tuple[CloudHost, ...], tuple[
     _choice(managers, "cloud.hosts (managers)", MANAGER_COUNTS, " (Raft quorum needs an odd number of managers, at most 7)")
     # Managers first, in the order given: the first manager initialises the swarm.
     ordered = [h for h in hosts if h.role == "manager"] + [h for h in hosts if h.role == "worker"]
-    nodes = tuple(
-        NodeSpec(h.name, h.role, h.address, h.private_address or h.address, h.user or ssh_user, h.port, h.host_key, None)
-        for h in ordered
-    )
+    nodes = tuple(NodeSpec(h.name, h.role, h.address, h.private_address or h.address, h.user or ssh_user, h.port, h.host_key, None) for h in ordered)
     return tuple(hosts), nodes
 
 
@@ -441,7 +438,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     cloud_hosts: tuple[CloudHost, ...] = ()
     if target == "lab":
         if public_key is None:
-            raise refuse("sshPublicKey", None, "an OpenSSH public key line, installed on the lab VMs: pulumi config set sshPublicKey \"$(cat ~/.ssh/id_ed25519.pub)\"")
+            raise refuse("sshPublicKey", None, 'an OpenSSH public key line, installed on the lab VMs: pulumi config set sshPublicKey "$(cat ~/.ssh/id_ed25519.pub)"')
         lab, nodes = _parse_lab(raw.get("lab"), ssh_user)
     else:
         cloud_hosts, nodes = _parse_cloud(raw.get("cloud"), ssh_user)

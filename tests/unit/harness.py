@@ -126,7 +126,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
-        inputs = rpc.deserialize_properties(request.object)
+        inputs, _ = rpc.deserialize_properties_unwrap_secrets(request.object)
         secret_inputs = set()
         for key in request.object.fields:
             sub = struct_pb2.Struct()

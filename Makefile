@@ -1,0 +1,54 @@
+# ha-swarm: the commands a user and a developer need.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+
+# A local file backend and a passphrase file by default: no Pulumi account needed.
+# Set PULUMI_BACKEND_URL / PULUMI_CONFIG_PASSPHRASE(_FILE) yourself to use others.
+HA_SWARM_HOME ?= $(HOME)/.ha-swarm
+export PULUMI_BACKEND_URL ?= file://$(HA_SWARM_HOME)/state
+ifeq ($(origin PULUMI_CONFIG_PASSPHRASE),undefined)
+export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(HA_SWARM_HOME)/passphrase
+endif
+export PULUMI_SKIP_UPDATE_CHECK ?= true
+export HA_SWARM_HOME
+
+.PHONY: up preview destroy stack venv test test-unit test-scripts lint bench clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+stack: venv
+	tools/stack-init.sh $(STACK)
+
+up: stack
+	pulumi up --stack $(STACK)
+
+preview: stack
+	pulumi preview --stack $(STACK)
+
+destroy: venv
+	pulumi destroy --stack $(STACK)
+
+test: venv lint
+	$(PY) -m pytest -q
+
+test-unit: venv
+	$(PY) -m pytest -q tests/unit
+
+test-scripts: venv
+	$(PY) -m pytest -q tests/scripts
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	shellcheck -x components/scripts/*.sh tools/*.sh .ci/run
+
+bench: venv
+	$(PY) -m tools.bench_mocks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
