@@ -48,7 +48,7 @@ TOP_LEVEL_KEYS = (
 )
 LAB_KEYS = ("managers", "workers", "uri", "image", "cidr", "domainType", "vcpus", "memoryMiB", "diskGiB")
 HOST_KEYS = ("name", "address", "privateAddress", "role", "user", "port", "hostKey")
-TRAEFIK_KEYS = ("image", "publishMode", "dashboard", "acme")
+TRAEFIK_KEYS = ("image", "publishMode", "encryptedNetwork", "dashboard", "acme")
 DASHBOARD_KEYS = ("users",)
 ACME_KEYS = ("email", "staging")
 
@@ -117,6 +117,7 @@ class AcmeSettings:
 class TraefikSettings:
     image: str
     publish_mode: str
+    encrypted_network: bool
     dashboard_users: tuple[str, ...]
     acme: AcmeSettings | None
 
@@ -377,7 +378,8 @@ def _parse_traefik(raw: Any) -> TraefikSettings:
         if email is None or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
             raise refuse("traefik.acme.email", email, "an e-mail address for Let's Encrypt")
         acme = AcmeSettings(email=email, staging=_bool(acme_obj, "staging", "traefik.acme.staging", False))
-    return TraefikSettings(image, publish_mode, tuple(u.strip() for u in users_raw), acme)
+    encrypted = _bool(obj, "encryptedNetwork", "traefik.encryptedNetwork", False)
+    return TraefikSettings(image, publish_mode, encrypted, tuple(u.strip() for u in users_raw), acme)
 
 
 def _parse_stacks(raw: Any) -> tuple[str, ...]:

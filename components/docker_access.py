@@ -1,0 +1,95 @@
+"""A `pulumi_docker.Provider` that reaches the swarm's first manager over SSH.
+
+The provider runs the local `ssh` binary (`docker system dial-stdio` on the
+manager), so the private key has to be a file.  It is written, mode 0600, in a
+private folder of the user (`$HA_SWARM_HOME/keys`, default `~/.ha-swarm/keys`,
+mode 0700), named by a hash of the key: never in the repository, never in a
+stack output.  The file stays after the run because `pulumi destroy` (which does
+not run this program) needs it to delete the services; `make destroy` writes it
+again from the stack's secret config when it is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+
+from components.nodes import Node
+
+
+def ha_swarm_home() -> Path:
+    return Path(os.environ.get("HA_SWARM_HOME") or Path.home() / ".ha-swarm")
+
+
+def _private_file(directory: Path, name: str, content: str) -> str:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    path = directory / name
+    if not path.exists() or path.read_text(encoding="utf-8") != content:
+        tmp = directory / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def write_key_file(key: str, home: Path | None = None) -> str:
+    """Write the private key to its private file and return the path."""
+    content = key if key.endswith("\n") else key + "\n"
+    digest = hashlib.sha256(content.encode()).hexdigest()[:16]
+    return _private_file((home or ha_swarm_home()) / "keys", f"{digest}.key", content)
+
+
+def write_known_hosts(node: Node, home: Path | None = None) -> str | None:
+    """A known_hosts file holding the node's configured host key, if it has one."""
+    if node.spec.host_key is None:
+        return None
+    host = node.ssh_address if node.spec.port == 22 else f"[{node.ssh_address}]:{node.spec.port}"
+    line = f"{host} {node.spec.host_key}\n"
+    digest = hashlib.sha256(line.encode()).hexdigest()[:16]
+    return _private_file((home or ha_swarm_home()) / "known_hosts", digest, line)
+
+
+def ssh_options(node: Node, key_path: str) -> list[str]:
+    """The options the provider appends to its `ssh` command line."""
+    known_hosts = write_known_hosts(node)
+    if known_hosts:
+        checking = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
+    else:
+        checking = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    options = ["-i", key_path, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", *checking]
+    jump = node.spec.jump
+    if jump is not None:
+        proxy = (
+            f"ssh -i {key_path} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -p {jump.port} -W %h:%p {jump.user or node.user}@{jump.host}"
+        )
+        options += ["-o", f"ProxyCommand={proxy}"]
+    return options
+
+
+def docker_host(node: Node) -> str:
+    port = "" if node.spec.port == 22 else f":{node.spec.port}"
+    return f"ssh://{node.user}@{node.ssh_address}{port}"
+
+
+def docker_provider(
+    name: str,
+    node: Node,
+    private_key: pulumi.Input[str],
+    *,
+    parent: pulumi.Resource,
+    depends_on: list[pulumi.Resource],
+) -> docker.Provider:
+    key_path = pulumi.Output.unsecret(pulumi.Output.from_input(private_key).apply(write_key_file))
+    return docker.Provider(
+        name,
+        host=docker_host(node),
+        ssh_opts=key_path.apply(lambda path: ssh_options(node, path)),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+    )

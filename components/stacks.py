@@ -1,0 +1,87 @@
+"""Application stacks: every compose file of the `stacks` setting, translated by
+`components.compose` and declared as swarm services, the way
+`docker stack deploy -c FILE NAME` would create them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+
+from components.compose import ComposeError, StackSpec, load_stack
+from components.ingress import TRAEFIK_NETWORK
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+# create/update return once the tasks run (or fail after the timeout).
+CONVERGE = docker.ServiceConvergeConfigArgs(delay="5s", timeout="5m")
+
+
+def stack_variables(domain: str) -> dict[str, str]:
+    """What compose files may interpolate: ${DOMAIN} and friends."""
+    return {"DOMAIN": domain}
+
+
+def load_stacks(paths: Sequence[str], variables: Mapping[str, str]) -> list[StackSpec]:
+    """Read and translate every compose file before any resource is declared."""
+    specs = []
+    for path in paths:
+        file = Path(path) if Path(path).is_absolute() else PROJECT_DIR / path
+        if not file.is_file():
+            raise ComposeError(f"config ha-swarm:stacks = {path!r} is refused: no such compose file ({file})")
+        specs.append(load_stack(file, variables))
+    names = [s.name for s in specs]
+    for name in names:
+        if names.count(name) > 1:
+            raise ComposeError(f"config ha-swarm:stacks = {list(paths)!r} is refused: two files make the stack {name!r}")
+    return specs
+
+
+class Stacks(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        specs: Sequence[StackSpec],
+        provider: docker.Provider,
+        traefik_network: docker.Network,
+        depends_on: Sequence[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("ha-swarm:stacks:Stacks", name, None, opts)
+        self.services: dict[str, docker.Service] = {}
+        self.networks: dict[str, docker.Network] = {}
+        on_swarm = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
+        for spec in specs:
+            networks = self._networks(spec, traefik_network, on_swarm)
+            for service in spec.services:
+                self.services[service.name] = docker.Service(
+                    service.name,
+                    **service.service_args({k: networks[k].id for k in service.networks}),
+                    converge_config=CONVERGE,
+                    opts=pulumi.ResourceOptions.merge(on_swarm, pulumi.ResourceOptions(depends_on=list(networks.values()))),
+                )
+        self.register_outputs({"services": sorted(self.services)})
+
+    def _networks(self, spec: StackSpec, traefik_network: docker.Network, opts: pulumi.ResourceOptions) -> dict[str, docker.Network]:
+        found: dict[str, docker.Network] = {}
+        for ref in spec.networks:
+            if ref.external:
+                if ref.name != TRAEFIK_NETWORK:
+                    raise ComposeError(f"{spec.file}: networks.{ref.key} = {ref.name!r} is refused: the only external network is {TRAEFIK_NETWORK}")
+                found[ref.key] = traefik_network
+                continue
+            if ref.name not in self.networks:
+                self.networks[ref.name] = docker.Network(
+                    ref.name,
+                    name=ref.name,
+                    driver=ref.driver or "overlay",
+                    attachable=ref.attachable,
+                    internal=ref.internal,
+                    options=dict(ref.driver_opts) or None,
+                    labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in ref.labels],
+                    opts=opts,
+                )
+            found[ref.key] = self.networks[ref.name]
+        return found

@@ -1,0 +1,880 @@
+"""The compose translation: every supported key, every refusal with its message, and the demo stack."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pulumi_docker
+import pytest
+import yaml
+from pulumi_docker import _inputs as docker_inputs
+
+from components.compose import STACK_LABEL, ComposeError, StackSpec, load_stack, translate
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "stacks" / "demo.yml"
+FILE = "stacks/test.yml"
+VARIABLES = {"DOMAIN": "example.test"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def stack(services: dict[str, Any], variables: dict[str, str] | None = None, **top: Any) -> StackSpec:
+    doc = {"version": "3.9", "services": services, **top}
+    return translate(doc, VARIABLES if variables is None else variables, file=FILE, stack_name="test")
+
+
+def service_args(definition: dict[str, Any], **top: Any) -> dict[str, Any]:
+    return stack({"app": definition}, **top).services[0].args
+
+
+def container(definition: dict[str, Any], **top: Any) -> dict[str, Any]:
+    return service_args(definition, **top)["task_spec"]["container_spec"]
+
+
+def labels(items: list[dict[str, str]]) -> dict[str, str]:
+    return {item["label"]: item["value"] for item in items}
+
+
+def refused(services: dict[str, Any] | None = None, *, doc: Any = None, variables: dict[str, str] | None = None, **top: Any) -> str:
+    if doc is None:
+        doc = {"version": "3.9", "services": services, **top}
+    with pytest.raises(ComposeError) as info:
+        translate(doc, VARIABLES if variables is None else variables, file=FILE, stack_name="test")
+    message = str(info.value)
+    assert "\n" not in message, "a refusal is one line"
+    assert message.startswith(f"{FILE}: "), "a refusal names the file"
+    return message
+
+
+def refused_service(definition: dict[str, Any], **top: Any) -> str:
+    message = refused({"app": definition}, **top)
+    assert message.startswith(f"{FILE}: service app: "), "a refusal inside a service names the service"
+    return message
+
+
+def app(**keys: Any) -> dict[str, Any]:
+    return {"image": "nginx:1.27", **keys}
+
+
+# --------------------------------------------------------------------------- pulumi_docker key check
+
+
+def _typed_dict(name: str) -> tuple[dict[str, str], frozenset[str]]:
+    cls = getattr(docker_inputs, name)
+    return {k: str(v).replace("typing.", "") for k, v in cls.__annotations__.items()}, cls.__required_keys__
+
+
+def _service_args_annotations() -> tuple[dict[str, str], frozenset[str]]:
+    params = inspect.signature(pulumi_docker.ServiceArgs.__init__).parameters
+    return {k: str(p.annotation).replace("typing.", "") for k, p in params.items() if k != "__self__"}, frozenset({"task_spec"})
+
+
+_NESTED = re.compile(r"ForwardRef\('(Service\w*?Args)(?:Dict)?'\)")
+_SCALARS = {"str": str, "int": int, "bool": bool}
+
+
+def assert_pulumi_docker_shape(value: Any, annotations: dict[str, str], required: frozenset[str], path: str) -> None:
+    """Every key is a field of the pulumi_docker 5.2.0 *ArgsDict at that place, with the field's type."""
+    assert isinstance(value, dict), f"{path} is a dict"
+    assert not required - value.keys(), f"{path} lacks required {sorted(required - value.keys())}"
+    for key, item in value.items():
+        where = f"{path}.{key}"
+        assert key in annotations, f"{where} is not a pulumi_docker key (known: {sorted(annotations)})"
+        annotation = annotations[key].replace("NotRequired[", "", 1)
+        nested = _NESTED.search(annotation)
+        if nested:
+            sub = _typed_dict(nested.group(1) + "Dict")
+            is_list = "Sequence[" in annotation[: nested.start()]
+            assert isinstance(item, list) == is_list, f"{where} is {'a list' if is_list else 'one object'}"
+            for element in item if is_list else [item]:
+                assert_pulumi_docker_shape(element, *sub, where)
+        elif annotation.startswith("Union[Sequence["):
+            element_type = _SCALARS[re.search(r"Sequence\[Union\[(\w+)", annotation).group(1)]
+            assert isinstance(item, list) and all(isinstance(e, element_type) for e in item), f"{where} is a list of {element_type.__name__}"
+        elif annotation.startswith("Union[Mapping["):
+            assert isinstance(item, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in item.items()), f"{where} is a map of strings"
+        else:
+            scalar = _SCALARS[re.match(r"Union\[(\w+)", annotation).group(1)]
+            assert isinstance(item, scalar) and (scalar is bool or not isinstance(item, bool)), f"{where} = {item!r} is a {scalar.__name__}"
+
+
+KITCHEN_SINK = {
+    "web": {
+        "image": "nginx:1.27",
+        "command": "nginx -g 'daemon off;'",
+        "entrypoint": ["/docker-entrypoint.sh"],
+        "environment": {"MODE": "prod", "WORKERS": 4},
+        "labels": ["team=web"],
+        "ports": ["80", "8080:80", "53:53/udp", {"target": 443, "published": 8443, "protocol": "tcp", "mode": "ingress"}],
+        "networks": {"front": {"aliases": ["www"]}, "back": None},
+        "volumes": [
+            "/srv/www:/usr/share/nginx/html:ro",
+            "./conf:/etc/nginx/conf.d",
+            "cache:/var/cache/nginx:nocopy",
+            "/scratch",
+            {"type": "bind", "source": "/var/log", "target": "/host/log", "read_only": True, "bind": {"propagation": "rslave"}},
+            {"type": "volume", "source": "data", "target": "/data", "volume": {"nocopy": True}},
+            {"type": "tmpfs", "target": "/tmp", "tmpfs": {"size": "64M"}},
+        ],
+        "healthcheck": {"test": ["CMD", "curl", "-f", "http://localhost/"], "interval": "30s", "timeout": "5s", "start_period": "1m", "retries": 3},
+        "hostname": "web",
+        "user": 101,
+        "working_dir": "/srv",
+        "stop_grace_period": "1m30s",
+        "read_only": True,
+        "init": True,
+        "deploy": {
+            "mode": "replicated",
+            "replicas": 3,
+            "labels": {"traefik.enable": True},
+            "placement": {"constraints": ["node.role == worker"], "preferences": [{"spread": "node.labels.zone"}], "max_replicas_per_node": 2},
+            "update_config": {"parallelism": 2, "delay": "10s", "failure_action": "rollback", "monitor": "30s", "max_failure_ratio": 0.2, "order": "start-first"},
+            "rollback_config": {"parallelism": 1, "delay": "5s", "failure_action": "pause", "monitor": "10s", "max_failure_ratio": 0, "order": "stop-first"},
+            "restart_policy": {"condition": "any", "delay": "5s", "max_attempts": 3, "window": "2m"},
+            "resources": {"limits": {"cpus": "0.5", "memory": "512M"}, "reservations": {"cpus": 0.25, "memory": "128M"}},
+            "endpoint_mode": "vip",
+        },
+    },
+    "agent": {
+        "image": "alpine:3.20",
+        "healthcheck": {"disable": True},
+        "ports": [{"target": 9100, "published": 9100, "mode": "host"}],
+        "deploy": {"mode": "global", "endpoint_mode": "dnsrr"},
+    },
+}
+KITCHEN_NETWORKS = {"front": {"driver": "overlay", "attachable": True}, "back": {"internal": True}}
+KITCHEN_VOLUMES = {"cache": None, "data": {"driver": "local", "driver_opts": {"type": "nfs"}, "labels": {"backup": "daily"}}}
+
+
+def kitchen_sink() -> StackSpec:
+    return stack(KITCHEN_SINK, networks=KITCHEN_NETWORKS, volumes=KITCHEN_VOLUMES)
+
+
+def test_every_emitted_key_exists_in_the_pulumi_docker_args_dicts() -> None:
+    for spec in (kitchen_sink(), load_stack(DEMO, VARIABLES)):
+        for service in spec.services:
+            ids = {key: f"id-of-{key}" for key in service.networks}
+            assert_pulumi_docker_shape(service.service_args(ids), *_service_args_annotations(), service.name)
+
+
+def test_the_kitchen_sink_uses_every_supported_service_and_deploy_key() -> None:
+    from components.compose import DEPLOY_KEYS, SERVICE_KEYS
+
+    assert set(SERVICE_KEYS) <= set(KITCHEN_SINK["web"])
+    assert set(DEPLOY_KEYS) <= set(KITCHEN_SINK["web"]["deploy"])
+
+
+def test_args_are_a_fresh_copy_each_time() -> None:
+    spec = kitchen_sink().service("web")
+    args = spec.args
+    args["task_spec"]["container_spec"]["image"] = "changed"
+    args["labels"].clear()
+    assert spec.args["task_spec"]["container_spec"]["image"] == "nginx:1.27"
+    assert spec.args["labels"]
+    assert "networks_advanceds" not in spec.args["task_spec"]
+    with pytest.raises(TypeError):
+        spec.frozen_args["name"] = "x"  # type: ignore[index]
+
+
+# --------------------------------------------------------------------------- names
+
+
+def test_stack_is_named_after_the_file_stem_and_services_like_docker_stack_deploy() -> None:
+    spec = load_stack(DEMO, VARIABLES)
+    assert spec.name == "demo"
+    assert spec.file == str(DEMO)
+    assert [s.name for s in spec.services] == ["demo_whoami0", "demo_whoami1", "demo_visualizer"]
+    assert all(s.args["name"] == s.name for s in spec.services)
+
+
+def test_an_explicit_stack_name_replaces_the_file_stem() -> None:
+    spec = load_stack(DEMO, VARIABLES, stack_name="tutorial")
+    assert spec.service("whoami0").name == "tutorial_whoami0"
+    assert labels(spec.service("whoami0").args["labels"])[STACK_LABEL] == "tutorial"
+
+
+def test_service_and_container_labels_carry_the_stack_namespace() -> None:
+    args = service_args(app())
+    assert labels(args["labels"]) == {STACK_LABEL: "test"}
+    assert labels(args["task_spec"]["container_spec"]["labels"]) == {STACK_LABEL: "test"}
+
+
+# --------------------------------------------------------------------------- container keys
+
+
+def test_image_is_passed_to_the_container_spec() -> None:
+    assert container(app())["image"] == "nginx:1.27"
+
+
+def test_command_string_is_split_like_a_shell_into_container_args() -> None:
+    spec = container(app(command="nginx -g 'daemon off;'"))
+    assert spec["args"] == ["nginx", "-g", "daemon off;"]
+    assert "commands" not in spec
+
+
+def test_command_list_becomes_args_and_entrypoint_becomes_commands() -> None:
+    spec = container(app(command=["--port", 8080], entrypoint="/bin/serve --verbose"))
+    assert spec["args"] == ["--port", "8080"]
+    assert spec["commands"] == ["/bin/serve", "--verbose"]
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [["MODE=prod", "EMPTY=", "URL=http://x/?a=b"], {"MODE": "prod", "EMPTY": "", "URL": "http://x/?a=b"}],
+    ids=["list", "map"],
+)
+def test_environment_list_and_map_forms_become_the_env_map(environment: Any) -> None:
+    assert container(app(environment=environment))["env"] == {"MODE": "prod", "EMPTY": "", "URL": "http://x/?a=b"}
+
+
+def test_environment_map_values_are_stringified_like_compose() -> None:
+    assert container(app(environment={"N": 4, "ON": True, "RATIO": 0.5}))["env"] == {"N": "4", "ON": "true", "RATIO": "0.5"}
+
+
+def test_environment_bare_name_takes_the_value_of_a_provided_variable() -> None:
+    assert container(app(environment=["DOMAIN"]))["env"] == {"DOMAIN": "example.test"}
+    assert container(app(environment={"DOMAIN": None}))["env"] == {"DOMAIN": "example.test"}
+
+
+@pytest.mark.parametrize("form", [["TOKEN"], {"TOKEN": None}], ids=["list", "map"])
+def test_environment_bare_name_without_a_provided_variable_is_refused(form: Any) -> None:
+    message = refused_service(app(environment=form))
+    assert "environment" in message and "'TOKEN'" in message
+    assert "a bare KEY is only allowed for a variable the program provides (DOMAIN)" in message
+
+
+@pytest.mark.parametrize("form", [["team=web", "flag"], {"team": "web", "flag": None}], ids=["list", "map"])
+def test_labels_list_and_map_forms_become_container_labels(form: Any) -> None:
+    assert labels(container(app(labels=form))["labels"]) == {"team": "web", "flag": "", STACK_LABEL: "test"}
+
+
+def test_simple_container_keys_map_to_their_container_spec_fields() -> None:
+    spec = container(app(hostname="web-1", user="1000:1000", working_dir="/srv", stop_grace_period="90s", read_only=True, init=True))
+    assert spec["hostname"] == "web-1"
+    assert spec["user"] == "1000:1000"
+    assert spec["dir"] == "/srv"
+    assert spec["stop_grace_period"] == "1m30s"
+    assert spec["read_only"] is True
+    assert spec["init"] is True
+
+
+def test_numeric_user_is_passed_as_a_string() -> None:
+    assert container(app(user=1000))["user"] == "1000"
+
+
+# --------------------------------------------------------------------------- ports
+
+
+@pytest.mark.parametrize(
+    ("short", "expected"),
+    [
+        ("80", {"target_port": 80, "protocol": "tcp", "publish_mode": "ingress"}),
+        (80, {"target_port": 80, "protocol": "tcp", "publish_mode": "ingress"}),
+        ("8080:80", {"target_port": 80, "published_port": 8080, "protocol": "tcp", "publish_mode": "ingress"}),
+        ("5050:8080/tcp", {"target_port": 8080, "published_port": 5050, "protocol": "tcp", "publish_mode": "ingress"}),
+        ("53:53/udp", {"target_port": 53, "published_port": 53, "protocol": "udp", "publish_mode": "ingress"}),
+    ],
+)
+def test_short_port_syntax_becomes_an_endpoint_port(short: Any, expected: dict[str, Any]) -> None:
+    assert service_args(app(ports=[short]))["endpoint_spec"] == {"ports": [expected]}
+
+
+def test_long_port_syntax_maps_target_published_protocol_and_mode() -> None:
+    ports = service_args(app(ports=[{"target": 9100, "published": "9101", "protocol": "udp", "mode": "host"}, {"target": 80}]))["endpoint_spec"]["ports"]
+    assert ports == [
+        {"target_port": 9100, "published_port": 9101, "protocol": "udp", "publish_mode": "host"},
+        {"target_port": 80, "protocol": "tcp", "publish_mode": "ingress"},
+    ]
+
+
+def test_a_service_without_ports_or_endpoint_mode_has_no_endpoint_spec() -> None:
+    assert "endpoint_spec" not in service_args(app())
+
+
+def test_port_range_is_refused() -> None:
+    message = refused_service(app(ports=["8000-8010:8000-8010"]))
+    assert "ports[0] = '8000-8010:8000-8010' is refused" in message
+    assert "port ranges are not supported: list each port" in message
+
+
+def test_port_with_a_host_ip_is_refused() -> None:
+    assert "without a host IP" in refused_service(app(ports=["127.0.0.1:8080:80"]))
+
+
+def test_unquoted_base60_port_mapping_gets_a_hint() -> None:
+    # YAML 1.1 reads an unquoted 8080:53 as 8080*60+53.
+    assert "quote HOST:CONTAINER mappings" in refused_service(app(ports=[yaml.safe_load("8080:53")]))
+
+
+def test_long_port_without_target_is_refused() -> None:
+    assert "ports[0].target = null is refused" in refused_service(app(ports=[{"published": 80}]))
+
+
+# --------------------------------------------------------------------------- networks
+
+
+def test_networks_list_form_keeps_compose_keys_in_order() -> None:
+    spec = stack({"app": app(networks=["front", "back"])}, networks={"back": None, "front": None})
+    assert spec.services[0].networks == ("front", "back")
+    assert [n.key for n in spec.networks] == ["back", "front"]
+
+
+def test_networks_map_form_with_aliases_gives_the_networks_advanceds() -> None:
+    spec = stack({"app": app(networks={"front": {"aliases": ["www", "app"]}, "back": None})}, networks={"front": None, "back": None})
+    service = spec.services[0]
+    assert service.networks == ("front", "back")
+    assert service.networks_advanceds({"front": "id-f", "back": "id-b"}) == [
+        {"id": "id-f", "aliases": ["app", "www"]},
+        {"id": "id-b", "aliases": ["app"]},
+    ]
+    args = service.service_args({"front": "id-f", "back": "id-b"})
+    assert args["task_spec"]["networks_advanceds"][0]["id"] == "id-f"
+
+
+def test_non_external_networks_get_the_stack_prefix_and_their_options() -> None:
+    spec = stack(
+        {"app": app(networks=["front", "named"])},
+        networks={
+            "front": {"driver": "overlay", "attachable": True, "internal": True, "driver_opts": {"encrypted": ""}, "labels": ["tier=front"]},
+            "named": {"name": "shared-net"},
+        },
+    )
+    front = spec.network("front")
+    assert (front.name, front.external, front.driver, front.attachable, front.internal) == ("test_front", False, "overlay", True, True)
+    assert front.driver_opts == (("encrypted", ""),)
+    assert dict(front.labels) == {"tier": "front", STACK_LABEL: "test"}
+    assert spec.network("named").name == "shared-net"
+
+
+@pytest.mark.parametrize(
+    ("definition", "name"), [({"external": True}, "traefik-net"), ({"external": True, "name": "edge"}, "edge"), ({"external": {"name": "old"}}, "old")]
+)
+def test_external_networks_keep_their_own_name(definition: dict[str, Any], name: str) -> None:
+    network = stack({"app": app(networks=["traefik-net"])}, networks={"traefik-net": definition}).network("traefik-net")
+    assert (network.name, network.external, network.driver) == (name, True, None)
+
+
+def test_a_service_without_networks_joins_the_implicit_default_overlay_network() -> None:
+    spec = stack({"app": app()})
+    assert spec.services[0].networks == ("default",)
+    default = spec.network("default")
+    assert (default.name, default.external, default.driver) == ("test_default", False, "overlay")
+
+
+def test_a_declared_default_network_replaces_the_implicit_one() -> None:
+    spec = stack({"app": app()}, networks={"default": {"driver_opts": {"encrypted": ""}}})
+    assert spec.network("default").driver_opts == (("encrypted", ""),)
+    assert len(spec.networks) == 1
+
+
+def test_only_networks_in_use_are_listed() -> None:
+    spec = stack({"app": app(networks=["used"])}, networks={"used": None, "unused": None})
+    assert [n.key for n in spec.networks] == ["used"]
+
+
+def test_undeclared_network_is_refused() -> None:
+    message = refused_service(app(networks=["backend"]), networks={"front": None})
+    assert "networks.backend = 'backend' is refused: references undeclared network 'backend'" in message
+    assert "(declared: front)" in message
+
+
+def test_external_network_with_a_driver_is_refused() -> None:
+    message = refused({"app": app(networks=["x"])}, networks={"x": {"external": True, "driver": "overlay"}})
+    assert message.startswith(f"{FILE}: networks.x.driver = 'overlay' is refused")
+
+
+# --------------------------------------------------------------------------- volumes
+
+
+def mounts(items: list[Any], **top: Any) -> list[dict[str, Any]]:
+    return container(app(volumes=items), **top)["mounts"]
+
+
+def test_short_bind_mount_with_ro_is_read_only() -> None:
+    assert mounts(["/var/run/docker.sock:/var/run/docker.sock:ro"]) == [
+        {"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock", "read_only": True}
+    ]
+
+
+def test_short_relative_bind_is_resolved_against_the_compose_file_directory() -> None:
+    [mount] = mounts(["./conf:/etc/app"])
+    assert mount["source"] == str(Path(FILE).parent.resolve() / "conf")
+    assert mount["read_only"] is False
+
+
+def test_short_bind_mount_propagation_option() -> None:
+    assert mounts(["/mnt:/mnt:ro,rshared"])[0]["bind_options"] == {"propagation": "rshared"}
+
+
+def test_short_named_volume_carries_the_top_level_driver_options_and_labels() -> None:
+    [mount] = mounts(["data:/data:nocopy"], volumes={"data": {"driver": "local", "driver_opts": {"type": "nfs", "o": "addr=10.0.0.1"}, "labels": {"backup": "daily"}}})
+    assert mount == {
+        "type": "volume",
+        "source": "test_data",
+        "target": "/data",
+        "read_only": False,
+        "volume_options": {
+            "no_copy": True,
+            "labels": [{"label": "backup", "value": "daily"}, {"label": STACK_LABEL, "value": "test"}],
+            "driver_name": "local",
+            "driver_options": {"o": "addr=10.0.0.1", "type": "nfs"},
+        },
+    }
+
+
+def test_external_and_named_volumes_keep_their_names() -> None:
+    spec = stack({"app": app(volumes=["ext:/a", "named:/b"])}, volumes={"ext": {"external": True}, "named": {"name": "shared"}})
+    sources = [m["source"] for m in spec.services[0].args["task_spec"]["container_spec"]["mounts"]]
+    assert sources == ["ext", "shared"]
+    assert [(v.key, v.name, v.external) for v in spec.volumes] == [("ext", "ext", True), ("named", "shared", False)]
+
+
+def test_anonymous_volume_has_only_a_target() -> None:
+    assert mounts(["/scratch"]) == [{"type": "volume", "target": "/scratch", "read_only": False}]
+
+
+def test_long_volume_syntax_for_bind_volume_and_tmpfs() -> None:
+    result = mounts(
+        [
+            {"type": "bind", "source": "/var/log", "target": "/host/log", "read_only": True, "bind": {"propagation": "rslave"}},
+            {"type": "volume", "source": "data", "target": "/data", "volume": {"nocopy": True}},
+            {"type": "tmpfs", "target": "/tmp", "tmpfs": {"size": "64M"}},
+        ],
+        volumes={"data": None},
+    )
+    assert result[0] == {"type": "bind", "source": "/var/log", "target": "/host/log", "read_only": True, "bind_options": {"propagation": "rslave"}}
+    assert result[1]["source"] == "test_data" and result[1]["volume_options"]["no_copy"] is True
+    assert result[2] == {"type": "tmpfs", "target": "/tmp", "read_only": False, "tmpfs_options": {"size_bytes": 64 * 1024**2}}
+
+
+def test_undeclared_named_volume_is_refused() -> None:
+    message = refused_service(app(volumes=["data:/data"]), volumes={"logs": None})
+    assert "volumes[0] = 'data' is refused: a named volume declared under the top-level volumes: (declared: logs)" in message
+
+
+def test_long_syntax_option_of_another_mount_type_is_refused() -> None:
+    assert "volumes[0].tmpfs = " in refused_service(app(volumes=[{"type": "bind", "source": "/a", "target": "/b", "tmpfs": {"size": 1}}]))
+
+
+def test_relative_mount_target_is_refused() -> None:
+    assert "an absolute path inside the container" in refused_service(app(volumes=["/a:data"]))
+
+
+# --------------------------------------------------------------------------- healthcheck
+
+
+def test_healthcheck_list_test_and_durations() -> None:
+    check = container(app(healthcheck={"test": ["CMD", "curl", "-f", "http://localhost/"], "interval": "30s", "timeout": "5s", "start_period": "60s", "retries": 3}))[
+        "healthcheck"
+    ]
+    assert check == {"tests": ["CMD", "curl", "-f", "http://localhost/"], "interval": "30s", "timeout": "5s", "start_period": "1m", "retries": 3}
+
+
+def test_healthcheck_string_test_runs_in_a_shell() -> None:
+    assert container(app(healthcheck={"test": "curl -f http://localhost/ || exit 1"}))["healthcheck"]["tests"] == ["CMD-SHELL", "curl -f http://localhost/ || exit 1"]
+
+
+def test_healthcheck_disable_becomes_none() -> None:
+    assert container(app(healthcheck={"disable": True}))["healthcheck"] == {"tests": ["NONE"]}
+
+
+def test_healthcheck_test_without_cmd_prefix_is_refused() -> None:
+    assert "healthcheck.test = " in refused_service(app(healthcheck={"test": ["curl", "-f", "x"]}))
+
+
+# --------------------------------------------------------------------------- deploy
+
+
+def deploy(**keys: Any) -> dict[str, Any]:
+    return service_args(app(deploy=keys))
+
+
+def test_replicated_mode_with_one_replica_by_default() -> None:
+    assert service_args(app())["mode"] == {"replicated": {"replicas": 1}}
+
+
+def test_deploy_replicas() -> None:
+    assert deploy(replicas=5)["mode"] == {"replicated": {"replicas": 5}}
+    assert deploy(mode="replicated", replicas=0)["mode"] == {"replicated": {"replicas": 0}}
+
+
+def test_global_mode() -> None:
+    assert deploy(mode="global")["mode"] == {"global_": True}
+
+
+@pytest.mark.parametrize("form", [["traefik.enable=true", "traefik.http.routers.x.rule=Host(`x`)"], {"traefik.enable": True, "traefik.http.routers.x.rule": "Host(`x`)"}])
+def test_deploy_labels_become_the_service_labels_not_the_container_labels(form: Any) -> None:
+    args = deploy(labels=form)
+    assert labels(args["labels"]) == {"traefik.enable": "true", "traefik.http.routers.x.rule": "Host(`x`)", STACK_LABEL: "test"}
+    assert "traefik.enable" not in labels(args["task_spec"]["container_spec"]["labels"])
+
+
+def test_placement_constraints() -> None:
+    placement = deploy(placement={"constraints": ["node.role == manager", "node.labels.zone!=b"]})["task_spec"]["placement"]
+    assert placement == {"constraints": ["node.role == manager", "node.labels.zone!=b"]}
+
+
+def test_placement_preferences_are_bare_spread_descriptors() -> None:
+    # pulumi_docker's `prefs` strings go to the swarm SpreadDescriptor unchanged (as docker stack deploy sends it).
+    placement = deploy(placement={"preferences": [{"spread": "node.labels.zone"}, {"spread": "node.labels.rack"}]})["task_spec"]["placement"]
+    assert placement == {"prefs": ["node.labels.zone", "node.labels.rack"]}
+
+
+def test_placement_max_replicas_per_node() -> None:
+    assert deploy(placement={"max_replicas_per_node": 2})["task_spec"]["placement"] == {"max_replicas": 2}
+
+
+def test_update_config() -> None:
+    config = deploy(update_config={"parallelism": 2, "delay": "10s", "failure_action": "rollback", "monitor": "1m", "max_failure_ratio": 0.2, "order": "start-first"})
+    assert config["update_config"] == {
+        "parallelism": 2,
+        "delay": "10s",
+        "failure_action": "rollback",
+        "monitor": "1m",
+        "max_failure_ratio": "0.2",
+        "order": "start-first",
+    }
+
+
+def test_rollback_config() -> None:
+    config = deploy(rollback_config={"parallelism": 0, "delay": "0s", "failure_action": "continue", "monitor": "5s", "max_failure_ratio": 1, "order": "stop-first"})
+    assert config["rollback_config"] == {
+        "parallelism": 0,
+        "delay": "0s",
+        "failure_action": "continue",
+        "monitor": "5s",
+        "max_failure_ratio": "1.0",
+        "order": "stop-first",
+    }
+
+
+def test_restart_policy() -> None:
+    policy = deploy(restart_policy={"condition": "on-failure", "delay": "5s", "max_attempts": 3, "window": "120s"})["task_spec"]["restart_policy"]
+    assert policy == {"condition": "on-failure", "delay": "5s", "max_attempts": 3, "window": "2m"}
+
+
+def test_resources_limits_and_reservations() -> None:
+    resources = deploy(resources={"limits": {"cpus": "0.5", "memory": "1G"}, "reservations": {"cpus": 0.25, "memory": "100k"}})["task_spec"]["resources"]
+    assert resources == {"limits": {"nano_cpus": 500_000_000, "memory_bytes": 1024**3}, "reservation": {"nano_cpus": 250_000_000, "memory_bytes": 100 * 1024}}
+
+
+@pytest.mark.parametrize(
+    ("memory", "expected"),
+    [("512M", 512 * 1024**2), ("1G", 1024**3), ("100k", 102_400), ("1.5g", 1536 * 1024**2), ("256MB", 256 * 1024**2), (2048, 2048), ("2048", 2048)],
+)
+def test_memory_sizes(memory: Any, expected: int) -> None:
+    assert deploy(resources={"limits": {"memory": memory}})["task_spec"]["resources"]["limits"]["memory_bytes"] == expected
+
+
+def test_endpoint_mode() -> None:
+    assert deploy(endpoint_mode="vip")["endpoint_spec"] == {"mode": "vip"}
+    args = service_args(app(ports=[{"target": 53, "published": 53, "mode": "host"}], deploy={"endpoint_mode": "dnsrr"}))
+    assert args["endpoint_spec"] == {"mode": "dnsrr", "ports": [{"target_port": 53, "published_port": 53, "protocol": "tcp", "publish_mode": "host"}]}
+
+
+@pytest.mark.parametrize(
+    ("duration", "canonical"),
+    [
+        ("10s", "10s"),
+        ("1m30s", "1m30s"),
+        ("90s", "1m30s"),
+        ("500ms", "500ms"),
+        ("1h", "1h"),
+        ("1h0m0s", "1h"),
+        ("60m", "1h"),
+        ("2h30m", "2h30m"),
+        ("1.5s", "1.5s"),
+        ("1m0.5s", "1m0.5s"),
+        ("0", "0s"),
+        (0, "0s"),
+    ],
+)
+def test_durations_are_normalised_as_the_provider_reads_them_back(duration: Any, canonical: str) -> None:
+    assert deploy(update_config={"delay": duration})["update_config"]["delay"] == canonical
+
+
+# --------------------------------------------------------------------------- interpolation
+
+
+def image_with(text: str, variables: dict[str, str]) -> str:
+    return stack({"app": {"image": text}}, variables=variables).services[0].args["task_spec"]["container_spec"]["image"]
+
+
+@pytest.mark.parametrize(
+    ("text", "variables", "expected"),
+    [
+        ("${IMAGE}", {"IMAGE": "nginx"}, "nginx"),
+        ("$IMAGE:1", {"IMAGE": "nginx"}, "nginx:1"),
+        ("${IMAGE:-nginx:1.27}", {}, "nginx:1.27"),
+        ("${IMAGE:-nginx:1.27}", {"IMAGE": ""}, "nginx:1.27"),
+        ("${IMAGE:-nginx:1.27}", {"IMAGE": "httpd"}, "httpd"),
+        ("x${EMPTY-default}y", {"EMPTY": ""}, "xy"),
+        ("${IMAGE-nginx}", {}, "nginx"),
+        ("${IMAGE:-${FALLBACK:-nginx}}", {}, "nginx"),
+        ("${IMAGE:+custom}", {"IMAGE": "x"}, "custom"),
+        ("${IMAGE:?must be set}", {"IMAGE": "nginx"}, "nginx"),
+    ],
+)
+def test_interpolation_of_variables_and_defaults(text: str, variables: dict[str, str], expected: str) -> None:
+    assert image_with(text, variables) == expected
+
+
+def test_double_dollar_is_a_literal_dollar() -> None:
+    assert container(app(command="sh -c 'echo $$HOME costs $$5'"))["args"] == ["sh", "-c", "echo $HOME costs $5"]
+
+
+def test_interpolation_reaches_every_string_value() -> None:
+    args = service_args(app(deploy={"replicas": "${N:-3}", "labels": ["rule=Host(`a.${DOMAIN}`)"]}, environment={"D": "${DOMAIN}"}))
+    assert args["mode"] == {"replicated": {"replicas": 3}}
+    assert labels(args["labels"])["rule"] == "Host(`a.example.test`)"
+    assert args["task_spec"]["container_spec"]["env"] == {"D": "example.test"}
+
+
+def test_interpolation_does_not_read_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ONLY_IN_ENV", "leaked")
+    assert "variable ONLY_IN_ENV" in refused_service(app(hostname="${ONLY_IN_ENV}"))
+
+
+def test_missing_variable_is_refused_naming_it() -> None:
+    message = refused_service(app(image="${REGISTRY}/nginx"))
+    assert message == (
+        f"{FILE}: service app: image = '${{REGISTRY}}/nginx' is refused: variable REGISTRY: it is not provided and has no default "
+        "(provided: DOMAIN; give a default with ${REGISTRY:-value})"
+    )
+
+
+def test_required_variable_message_is_used() -> None:
+    assert "variable TOKEN: set TOKEN first" in refused_service(app(hostname="${TOKEN:?set TOKEN first}"))
+
+
+@pytest.mark.parametrize("text", ["cost $5", "${UNCLOSED", "${BAD NAME}"])
+def test_malformed_interpolation_is_refused(text: str) -> None:
+    assert "hostname = " in refused_service(app(hostname=text))
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_unknown_top_level_key_is_refused() -> None:
+    message = refused({"app": app()}, extras={"a": 1})
+    assert message == f'{FILE}: extras = {{"a": 1}} is refused: unknown top-level key; allowed: version, services, networks, volumes and x-* extensions'
+
+
+@pytest.mark.parametrize("key", ["configs", "secrets"])
+def test_configs_and_secrets_are_refused_for_now(key: str) -> None:
+    assert f"{FILE}: {key} = " in refused({"app": app()}, **{key: {"x": {"file": "./x"}}})
+    assert f"{key} are not supported yet" in refused({"app": app()}, **{key: {"x": {"file": "./x"}}})
+
+
+def test_extension_keys_and_version_are_ignored() -> None:
+    spec = stack({"app": {**app(), "x-note": "${UNDEFINED}"}}, **{"x-defaults": {"a": 1}})
+    assert spec.services[0].name == "test_app"
+
+
+def test_unknown_service_key_is_refused() -> None:
+    message = refused_service(app(privileged=True))
+    assert message.startswith(f"{FILE}: service app: privileged = true is refused: unknown or unsupported key; supported keys: image, command")
+
+
+def test_unknown_deploy_key_is_refused() -> None:
+    message = refused_service(app(deploy={"replicas": 1, "rolling": True}))
+    assert message.startswith(f"{FILE}: service app: deploy.rolling = true is refused: unknown or unsupported key; supported keys: mode, replicas")
+
+
+def test_unknown_nested_deploy_key_is_refused() -> None:
+    assert "deploy.resources.limits.pids = 10 is refused" in refused_service(app(deploy={"resources": {"limits": {"pids": 10}}}))
+
+
+def test_negative_replicas_are_refused() -> None:
+    assert refused({"whoami0": app(deploy={"replicas": -1})}) == f"{FILE}: service whoami0: deploy.replicas = -1 is refused: a whole number 0 or more"
+
+
+def test_non_numeric_replicas_are_refused() -> None:
+    assert "deploy.replicas = 'two' is refused: a whole number 0 or more" in refused_service(app(deploy={"replicas": "two"}))
+
+
+def test_global_mode_with_replicas_is_refused() -> None:
+    message = refused_service(app(deploy={"mode": "global", "replicas": 2}))
+    assert "deploy.replicas = 2 is refused: nothing with mode: global" in message
+
+
+def test_global_mode_with_max_replicas_per_node_is_refused() -> None:
+    assert "deploy.placement.max_replicas_per_node = 1 is refused" in refused_service(app(deploy={"mode": "global", "placement": {"max_replicas_per_node": 1}}))
+
+
+def test_unknown_mode_is_refused() -> None:
+    assert "deploy.mode = 'replicated-job' is refused: one of replicated, global" in refused_service(app(deploy={"mode": "replicated-job"}))
+
+
+@pytest.mark.parametrize("duration", ["10", "ten seconds", "-5s", "1d", "", 10])
+def test_bad_duration_is_refused(duration: Any) -> None:
+    message = refused_service(app(deploy={"update_config": {"delay": duration}}))
+    assert "deploy.update_config.delay = " in message
+    assert "a duration such as 10s, 1m30s, 500ms or 1h" in message
+
+
+@pytest.mark.parametrize("memory", ["lots", "512X", "-1G", 0, "0"])
+def test_bad_memory_is_refused(memory: Any) -> None:
+    message = refused_service(app(deploy={"resources": {"limits": {"memory": memory}}}))
+    assert "deploy.resources.limits.memory = " in message
+    assert "a size such as 512M, 1G, 100k or a whole number of bytes" in message
+
+
+def test_bad_cpus_are_refused() -> None:
+    assert "deploy.resources.limits.cpus = 'half'" in refused_service(app(deploy={"resources": {"limits": {"cpus": "half"}}}))
+
+
+def test_missing_image_is_refused() -> None:
+    assert refused_service({"command": "true"}) == f"{FILE}: service app: image = null is refused: an image reference such as traefik/whoami:v1.10 (image is required)"
+
+
+def test_dnsrr_with_an_ingress_published_port_is_refused() -> None:
+    message = refused_service(app(ports=["8080:80"], deploy={"endpoint_mode": "dnsrr"}))
+    assert "deploy.endpoint_mode = 'dnsrr' is refused" in message
+    assert "Docker refuses dnsrr with ingress ports" in message
+
+
+def test_rollback_failure_action_cannot_be_rollback() -> None:
+    message = refused_service(app(deploy={"rollback_config": {"failure_action": "rollback"}}))
+    assert "deploy.rollback_config.failure_action = 'rollback' is refused: one of continue, pause" in message
+
+
+def test_update_order_must_be_start_first_or_stop_first() -> None:
+    assert "one of stop-first, start-first" in refused_service(app(deploy={"update_config": {"order": "random"}}))
+
+
+def test_failure_ratio_with_more_than_one_decimal_is_refused() -> None:
+    assert "deploy.update_config.max_failure_ratio = 0.25 is refused" in refused_service(app(deploy={"update_config": {"max_failure_ratio": 0.25}}))
+
+
+def test_restart_condition_must_be_known() -> None:
+    assert "one of none, on-failure, any" in refused_service(app(deploy={"restart_policy": {"condition": "always"}}))
+
+
+def test_bad_constraint_is_refused() -> None:
+    assert "deploy.placement.constraints[0] = 'node.role' is refused" in refused_service(app(deploy={"placement": {"constraints": ["node.role"]}}))
+
+
+def test_service_name_that_swarm_would_refuse_is_refused() -> None:
+    assert refused({"my.app": app()}).startswith(f"{FILE}: services.my.app = 'my.app' is refused: a service name of letters and digits")
+
+
+def test_a_file_without_services_is_refused() -> None:
+    assert refused({}) == f"{FILE}: services = {{}} is refused: at least one service"
+
+
+def test_a_document_that_is_not_a_mapping_is_refused() -> None:
+    assert refused(doc=["a"]).startswith(f"{FILE}: document = ")
+
+
+def test_duplicate_yaml_keys_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yml"
+    path.write_text("services:\n  app:\n    image: a\n    image: b\n")
+    with pytest.raises(ComposeError, match="appears twice"):
+        load_stack(path, VARIABLES)
+
+
+def test_yaml_anchors_and_merge_keys_still_work(tmp_path: Path) -> None:
+    path = tmp_path / "merge.yml"
+    path.write_text("x-base: &base\n  image: nginx:1.27\n  hostname: h\nservices:\n  app:\n    <<: *base\n    hostname: web\n")
+    spec = load_stack(path, VARIABLES)
+    assert spec.name == "merge"
+    assert spec.services[0].args["task_spec"]["container_spec"]["hostname"] == "web"
+
+
+def test_missing_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ComposeError, match="is refused: a readable compose file"):
+        load_stack(tmp_path / "none.yml", VARIABLES)
+
+
+# --------------------------------------------------------------------------- the demo stack
+
+
+@pytest.fixture(scope="module")
+def demo() -> StackSpec:
+    return load_stack(DEMO, VARIABLES)
+
+
+def test_demo_services_and_replicas(demo: StackSpec) -> None:
+    assert [s.key for s in demo.services] == ["whoami0", "whoami1", "visualizer"]
+    assert demo.service("whoami0").args["mode"] == {"replicated": {"replicas": 2}}
+    assert demo.service("whoami1").args["mode"] == {"replicated": {"replicas": 2}}
+    assert demo.service("visualizer").args["mode"] == {"replicated": {"replicas": 1}}
+
+
+def test_demo_whoami_services_are_routed_by_traefik_on_the_domain(demo: StackSpec) -> None:
+    for key in ("whoami0", "whoami1"):
+        service_labels = labels(demo.service(key).args["labels"])
+        assert service_labels["traefik.enable"] == "true"
+        assert service_labels[f"traefik.http.routers.{key}.rule"] == f"Host(`{key}.example.test`)"
+        assert service_labels[f"traefik.http.routers.{key}.entrypoints"] == "web"
+        assert service_labels[f"traefik.http.services.{key}.loadbalancer.server.port"] == "80"
+        assert demo.service(key).networks == ("traefik-net",)
+        assert demo.service(key).args["task_spec"]["container_spec"]["image"] == "traefik/whoami:v1.10"
+
+
+def test_demo_sticky_cookie_is_on_whoami1_only(demo: StackSpec) -> None:
+    whoami1 = labels(demo.service("whoami1").args["labels"])
+    assert whoami1["traefik.http.services.whoami1.loadbalancer.sticky.cookie"] == "true"
+    assert whoami1["traefik.http.services.whoami1.loadbalancer.sticky.cookie.name"] == "whoami1_sticky"
+    for key in ("whoami0", "visualizer"):
+        assert not any("sticky" in label for label in labels(demo.service(key).args["labels"]))
+
+
+def test_demo_rolling_update_and_placement(demo: StackSpec) -> None:
+    whoami0 = demo.service("whoami0").args
+    assert whoami0["update_config"] == {"parallelism": 1, "delay": "10s", "order": "start-first"}
+    assert whoami0["task_spec"]["restart_policy"] == {"condition": "on-failure"}
+    assert "placement" not in whoami0["task_spec"], "whoami0 must stay free to scale to 5 on 3 nodes"
+    assert demo.service("whoami1").args["task_spec"]["placement"] == {"max_replicas": 2}
+
+
+def test_demo_visualizer_port_socket_and_manager_constraint(demo: StackSpec) -> None:
+    visualizer = demo.service("visualizer").args
+    assert visualizer["endpoint_spec"]["ports"] == [{"target_port": 8080, "published_port": 5050, "protocol": "tcp", "publish_mode": "ingress"}]
+    assert visualizer["task_spec"]["container_spec"]["mounts"] == [
+        {"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock", "read_only": True}
+    ]
+    assert visualizer["task_spec"]["placement"] == {"constraints": ["node.role == manager"]}
+    assert visualizer["task_spec"]["restart_policy"] == {"condition": "on-failure", "max_attempts": 5}
+    assert visualizer["task_spec"]["container_spec"]["image"] == "dockersamples/visualizer:stable"
+
+
+def test_demo_networks_are_the_external_traefik_net_and_the_implicit_default(demo: StackSpec) -> None:
+    assert [(n.key, n.name, n.external) for n in demo.networks] == [("traefik-net", "traefik-net", True), ("default", "demo_default", False)]
+    assert demo.service("visualizer").networks == ("default",)
+    assert demo.volumes == ()
+
+
+def test_demo_images_can_be_overridden_by_variables() -> None:
+    spec = load_stack(DEMO, {**VARIABLES, "WHOAMI_IMAGE": "registry.test/whoami:2"})
+    assert spec.service("whoami1").args["task_spec"]["container_spec"]["image"] == "registry.test/whoami:2"
+
+
+def test_demo_without_domain_is_refused() -> None:
+    with pytest.raises(ComposeError, match=r"service whoami0: deploy\.labels\[1\] = .* variable DOMAIN"):
+        load_stack(DEMO, {})
+
+
+def test_demo_is_valid_for_docker_stack_config(demo: StackSpec) -> None:
+    docker = shutil.which("docker")
+    if docker is None or subprocess.run([docker, "stack", "config", "--help"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("this docker CLI has no `docker stack config`")
+    env = {k: v for k, v in os.environ.items() if k not in ("WHOAMI_IMAGE", "VISUALIZER_IMAGE")}
+    result = subprocess.run(
+        [docker, "stack", "config", "-c", str(DEMO)], capture_output=True, text=True, cwd=ROOT, env={**env, "DOMAIN": "example.test"}, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    rendered = yaml.safe_load(result.stdout)
+    assert set(rendered["services"]) == {s.key for s in demo.services}
+    for service in demo.services:
+        assert rendered["services"][service.key]["deploy"]["replicas"] == service.args["mode"]["replicated"]["replicas"]
+    assert rendered["services"]["whoami0"]["deploy"]["labels"]["traefik.http.routers.whoami0.rule"] == "Host(`whoami0.example.test`)"

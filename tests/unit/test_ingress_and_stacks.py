@@ -1,0 +1,194 @@
+"""Part 2 under mocks: the Docker provider, traefik-net, Traefik, the demo stack, the outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from components.settings import DEFAULT_TRAEFIK_IMAGE
+from tests.unit.harness import MANAGER_TOKEN, TEST_PRIVATE_KEY, WORKER_TOKEN, Program, Registered, base_config, run_program
+
+BCRYPT_LINE = "admin:$2y$05$" + "b" * 53
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyForTestsOnlyxxxxxxxxxxxxxxxxxxxxxxxx"
+
+
+def docker_resources(p: Program) -> list[Registered]:
+    return [r for r in p.resources if r.type.startswith("docker:")]
+
+
+def service(p: Program, name: str) -> Registered:
+    (found,) = [r for r in p.of_type("docker:index/service:Service") if r.inputs["name"] == name]
+    return found
+
+
+def ssh_opts(provider: Registered) -> list[str]:
+    """Provider config reaches the engine JSON-encoded when it is not a string."""
+    value = provider.inputs["sshOpts"]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def labels(res: Registered) -> dict[str, str]:
+    return {item["label"]: item["value"] for item in res.inputs.get("labels") or []}
+
+
+def test_docker_provider_reaches_the_first_manager_over_ssh_with_a_private_key_file(private_home: Path) -> None:
+    p = run_program(base_config())
+    (provider,) = p.of_type("pulumi:providers:docker")
+    assert provider.inputs["host"] == "ssh://swarm@10.17.3.11"
+    opts = ssh_opts(provider)
+    key_path = Path(opts[opts.index("-i") + 1])
+    assert key_path.parent == private_home / "keys"
+    assert key_path.read_text() == TEST_PRIVATE_KEY
+    assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(key_path.parent).st_mode) == 0o700
+    assert "StrictHostKeyChecking=no" in opts
+    assert TEST_PRIVATE_KEY.strip() not in str(provider.inputs)
+
+
+def test_docker_provider_verifies_a_configured_cloud_host_key(private_home: Path) -> None:
+    config = {
+        "target": "cloud",
+        "sshPrivateKey": TEST_PRIVATE_KEY,
+        "cloud": {"hosts": [{"name": "m1", "address": "203.0.113.11", "role": "manager", "port": 2222, "hostKey": HOST_KEY}]},
+    }
+    p = run_program(config)
+    (provider,) = p.of_type("pulumi:providers:docker")
+    assert provider.inputs["host"] == "ssh://swarm@203.0.113.11:2222"
+    opts = ssh_opts(provider)
+    assert "StrictHostKeyChecking=yes" in opts
+    known = next(o for o in opts if o.startswith("UserKnownHostsFile="))
+    assert Path(known.split("=", 1)[1]).read_text() == f"[203.0.113.11]:2222 {HOST_KEY}\n"
+
+
+def test_every_docker_resource_uses_the_swarm_provider_and_waits_for_the_swarm() -> None:
+    p = run_program(base_config())
+    (provider,) = p.of_type("pulumi:providers:docker")
+    settles = [r for r in p.resources if r.name.endswith("-settle")]
+    assert len(settles) == 3
+    assert provider.dependencies >= {s.urn for s in settles}, "the provider waits for every node to be settled"
+    resources = docker_resources(p)
+    assert len(resources) >= 5
+    for res in resources:
+        assert res.provider.startswith(provider.urn), f"{res.name} does not use the swarm's provider"
+        for settle in settles:
+            assert p.depends_on(res, settle), f"{res.name} does not wait for {settle.name}"
+
+
+def test_traefik_net_is_an_attachable_overlay_unencrypted_by_default() -> None:
+    p = run_program(base_config())
+    net = p.named("traefik-net")
+    assert (net.inputs["name"], net.inputs["driver"], net.inputs["attachable"]) == ("traefik-net", "overlay", True)
+    assert not net.inputs.get("options")
+    encrypted = run_program(base_config(traefik={"encryptedNetwork": True})).named("traefik-net")
+    assert encrypted.inputs["options"] == {"encrypted": "true"}
+
+
+def test_traefik_runs_on_a_manager_with_the_swarm_provider_and_a_read_only_socket() -> None:
+    p = run_program(base_config())
+    traefik = service(p, "traefik")
+    spec = traefik.inputs["taskSpec"]
+    container = spec["containerSpec"]
+    assert container["image"] == DEFAULT_TRAEFIK_IMAGE
+    args = container["args"]
+    for arg in (
+        "--providers.swarm=true",
+        "--providers.swarm.exposedByDefault=false",
+        "--providers.swarm.network=traefik-net",
+        "--entrypoints.web.address=:80",
+    ):
+        assert arg in args
+    assert not any(a.startswith("--api") for a in args), "no API without dashboard users, never --api.insecure"
+    assert spec["placement"]["constraints"] == ["node.role == manager"]
+    assert container["mounts"] == [{"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock", "readOnly": True}]
+    assert spec["networksAdvanceds"] == [{"id": p.named("traefik-net").id}]
+    assert traefik.inputs["mode"] == {"replicated": {"replicas": 1}}
+    (port,) = traefik.inputs["endpointSpec"]["ports"]
+    assert (port["targetPort"], port["publishedPort"], port["publishMode"]) == (80, 80, "ingress")
+
+
+def test_traefik_image_and_publish_mode_follow_the_settings() -> None:
+    p = run_program(base_config(traefik={"image": "registry.example.test/traefik:v3.6.1", "publishMode": "host"}))
+    traefik = service(p, "traefik")
+    assert traefik.inputs["taskSpec"]["containerSpec"]["image"] == "registry.example.test/traefik:v3.6.1"
+    assert traefik.inputs["endpointSpec"]["ports"][0]["publishMode"] == "host"
+
+
+def test_dashboard_is_served_only_behind_basic_auth_with_secret_credentials() -> None:
+    p = run_program(base_config(traefik={"dashboard": {"users": [BCRYPT_LINE]}}, domain="example.test"))
+    traefik = service(p, "traefik")
+    args = traefik.inputs["taskSpec"]["containerSpec"]["args"]
+    assert "--api.dashboard=true" in args and "--api.insecure=true" not in args and "--api.insecure" not in args
+    lab = labels(traefik)
+    assert lab["traefik.http.routers.dashboard.rule"] == "Host(`traefik.example.test`)"
+    assert lab["traefik.http.routers.dashboard.service"] == "api@internal"
+    assert lab["traefik.http.routers.dashboard.middlewares"] == "dashboard-auth"
+    assert lab["traefik.http.middlewares.dashboard-auth.basicauth.users"] == BCRYPT_LINE
+    assert "labels" in traefik.secret_inputs
+    assert BCRYPT_LINE not in str(p.outputs)
+
+
+def test_demo_stack_declares_whoami0_whoami1_and_the_visualizer_as_stack_deploy_names_them() -> None:
+    p = run_program(base_config(domain="example.test"))
+    names = sorted(r.inputs["name"] for r in p.of_type("docker:index/service:Service"))
+    assert names == ["demo_visualizer", "demo_whoami0", "demo_whoami1", "traefik"]
+    net_id = p.named("traefik-net").id
+    for name in ("demo_whoami0", "demo_whoami1"):
+        svc = service(p, name)
+        short = name.split("_", 1)[1]
+        assert svc.inputs["mode"] == {"replicated": {"replicas": 2}}
+        lab = labels(svc)
+        assert lab["traefik.enable"] == "true"
+        assert lab[f"traefik.http.routers.{short}.rule"] == f"Host(`{short}.example.test`)"
+        assert lab[f"traefik.http.services.{short}.loadbalancer.server.port"] == "80"
+        assert [n["id"] for n in svc.inputs["taskSpec"]["networksAdvanceds"]] == [net_id]
+    assert labels(service(p, "demo_whoami1"))["traefik.http.services.whoami1.loadbalancer.sticky.cookie"] == "true"
+    assert not any("sticky" in k for k in labels(service(p, "demo_whoami0")))
+
+
+def test_visualizer_publishes_5050_to_8080_on_managers_with_a_read_only_socket() -> None:
+    p = run_program(base_config())
+    viz = service(p, "demo_visualizer")
+    (port,) = viz.inputs["endpointSpec"]["ports"]
+    assert (port["publishedPort"], port["targetPort"]) == (5050, 8080)
+    spec = viz.inputs["taskSpec"]
+    assert spec["placement"]["constraints"] == ["node.role == manager"]
+    (mount,) = spec["containerSpec"]["mounts"]
+    assert (mount["source"], mount["target"], mount["readOnly"]) == ("/var/run/docker.sock", "/var/run/docker.sock", True)
+
+
+def test_outputs_give_nodes_manager_docker_host_and_endpoints_without_secrets() -> None:
+    p = run_program(base_config(domain="example.test", traefik={"dashboard": {"users": [BCRYPT_LINE]}}))
+    out = p.outputs
+    assert [n["name"] for n in out["nodes"]] == ["manager-1", "worker-1", "worker-2"]
+    assert out["managerAddress"] == "10.17.3.11"
+    assert out["dockerHost"] == "ssh://swarm@10.17.3.11"
+    by_host = {e["host"]: e for e in out["endpoints"]}
+    assert set(by_host) == {"whoami0.example.test", "whoami1.example.test"}
+    e = by_host["whoami0.example.test"]
+    assert e["url"] == "http://10.17.3.11" and e["header"] == "Host: whoami0.example.test"
+    assert e["curl"] == "curl -H Host:whoami0.example.test http://10.17.3.11"
+    assert "curl -H Host:whoami0.example.test http://10.17.3.22" in e["curlEveryNode"]
+    assert "curlSticky" in by_host["whoami1.example.test"] and "curlSticky" not in e
+    text = str(out)
+    for secret in (TEST_PRIVATE_KEY.strip(), WORKER_TOKEN, MANAGER_TOKEN, BCRYPT_LINE):
+        assert secret not in text
+
+
+@pytest.mark.parametrize("preview", [True, False])
+def test_dev_stack_evaluates_end_to_end_in_preview_and_update(preview: bool) -> None:
+    p = run_program(base_config(), preview=preview)
+    assert len(p.of_type("docker:index/service:Service")) == 4
+    assert p.outputs["managerAddress"] == "10.17.3.11"
+
+
+def test_a_compose_error_stops_the_program_before_any_resource(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("services:\n  web:\n    image: nginx\n    deploy:\n      replicas: -1\n")
+    from components.compose import ComposeError
+
+    with pytest.raises(ComposeError, match="replicas"):
+        run_program(base_config(stacks=[str(bad)]))
