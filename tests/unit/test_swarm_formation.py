@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from components.settings import SettingsError
@@ -15,27 +17,12 @@ def lab(managers: int, workers: int) -> Program:
 
 
 def script_of(res: Registered, key: str = "create") -> str:
-    """The node script a command runs: its $0, the word after the quoted program."""
+    """The node script a command runs: its $0 in `bash -c PROGRAM NAME ARG...`."""
     command = res.inputs.get(key) or ""
-    for name in (
-        "swarm-init.sh",
-        "swarm-tokens.sh",
-        "swarm-join.sh",
-        "swarm-leave.sh",
-        "node-settle.sh",
-        "node-drain.sh",
-        "node-remove.sh",
-        "manager-check.sh",
-        "wait-ready.sh",
-    ):
-        if f"' {name}" in command:
-            return name
-    return ""
+    return shlex.split(command)[3] if command else ""
 
 
 def args_of(res: Registered, key: str = "create") -> list[str]:
-    import shlex
-
     words = shlex.split(res.inputs[key])
     return words[4:]  # bash -c PROGRAM NAME ARG...
 
