@@ -39,10 +39,11 @@ def script_text(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def script_command(name: str, *args: str) -> str:
-    """The shell command that runs scripts/<name> with ARGs on a node."""
+def script_command(name: str, *args: str, as_root: bool = False) -> str:
+    """The shell command that runs scripts/<name> with ARGs on a node (through `sudo -n` when `as_root`)."""
     program = script_text("lib.sh") + "\n" + script_text(name)
-    return " ".join(["bash", "-c", shlex.quote(program), shlex.quote(name), *(shlex.quote(a) for a in args)])
+    words = ["bash", "-c", shlex.quote(program), shlex.quote(name), *(shlex.quote(a) for a in args)]
+    return " ".join(["sudo", "-n", *words] if as_root else words)
 
 
 def connection_for(spec: NodeSpec, private_key: pulumi.Input[str], *, ready: bool = False) -> remote.ConnectionArgs:
@@ -75,9 +76,10 @@ class Step:
 
     script: str
     args: tuple[str, ...] = ()
+    as_root: bool = False
 
     def command(self) -> str:
-        return script_command(self.script, *self.args)
+        return script_command(self.script, *self.args, as_root=self.as_root)
 
 
 def run_script(

@@ -25,6 +25,7 @@ TARGETS = ("lab", "cloud")
 MANAGER_COUNTS = (1, 3, 5, 7)
 DOMAIN_TYPES = ("kvm", "qemu")
 ROLES = ("manager", "worker")
+DOCKER_SOURCES = ("distro", "docker")
 PUBLISH_MODES = ("ingress", "host")
 DEFAULT_TRAEFIK_IMAGE = "traefik:v3.6.1"
 
@@ -108,6 +109,12 @@ class CloudHost:
 
 
 @dataclass(frozen=True)
+class CloudSettings:
+    hosts: tuple[CloudHost, ...]
+    docker_source: str
+
+
+@dataclass(frozen=True)
 class AcmeSettings:
     email: str
     staging: bool
@@ -140,7 +147,7 @@ class NodeSpec:
 class Settings:
     target: str
     lab: LabSettings | None
-    cloud_hosts: tuple[CloudHost, ...]
+    cloud: CloudSettings | None
     ssh_user: str
     ssh_public_key: str | None
     ssh_private_key: Any  # a secret pulumi.Output[str]; never a plain value in state
@@ -311,9 +318,9 @@ def _parse_lab(raw: Any, ssh_user: str) -> tuple[LabSettings, tuple[NodeSpec, ..
     return lab, tuple(nodes)
 
 
-def _parse_cloud(raw: Any, ssh_user: str) -> tuple[tuple[CloudHost, ...], tuple[NodeSpec, ...]]:
+def _parse_cloud(raw: Any, ssh_user: str) -> tuple[CloudSettings, tuple[NodeSpec, ...]]:
     obj = _object(raw, "cloud")
-    _unknown_keys(obj, ("hosts",), "cloud")
+    _unknown_keys(obj, ("hosts", "dockerSource"), "cloud")
     hosts_raw = obj.get("hosts")
     if not isinstance(hosts_raw, list) or not hosts_raw:
         raise refuse("cloud.hosts", hosts_raw, "a non-empty list of {name, address, role, privateAddress?, user?, port?, hostKey?}")
@@ -351,7 +358,8 @@ def _parse_cloud(raw: Any, ssh_user: str) -> tuple[tuple[CloudHost, ...], tuple[
     # Managers first, in the order given: the first manager initialises the swarm.
     ordered = [h for h in hosts if h.role == "manager"] + [h for h in hosts if h.role == "worker"]
     nodes = tuple(NodeSpec(h.name, h.role, h.address, h.private_address or h.address, h.user or ssh_user, h.port, h.host_key, None) for h in ordered)
-    return tuple(hosts), nodes
+    source = _choice(obj.get("dockerSource", "distro"), "cloud.dockerSource", DOCKER_SOURCES, " (distribution packages or Docker's repository)")
+    return CloudSettings(hosts=tuple(hosts), docker_source=source), nodes
 
 
 def _parse_traefik(raw: Any) -> TraefikSettings:
@@ -437,13 +445,13 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         raise refuse("sshPublicKey", public_key, "an OpenSSH public key line (ssh-ed25519 AAAA... comment)")
 
     lab = None
-    cloud_hosts: tuple[CloudHost, ...] = ()
+    cloud = None
     if target == "lab":
         if public_key is None:
             raise refuse("sshPublicKey", None, 'an OpenSSH public key line, installed on the lab VMs: pulumi config set sshPublicKey "$(cat ~/.ssh/id_ed25519.pub)"')
         lab, nodes = _parse_lab(raw.get("lab"), ssh_user)
     else:
-        cloud_hosts, nodes = _parse_cloud(raw.get("cloud"), ssh_user)
+        cloud, nodes = _parse_cloud(raw.get("cloud"), ssh_user)
 
     names = [n.name for n in nodes]
     for name in names:
@@ -462,7 +470,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     return Settings(
         target=target,
         lab=lab,
-        cloud_hosts=cloud_hosts,
+        cloud=cloud,
         ssh_user=ssh_user,
         ssh_public_key=public_key.strip() if public_key else None,
         ssh_private_key=private_key,

@@ -327,3 +327,22 @@ def test_dashboard_user_that_is_not_bcrypt_is_refused_without_echoing_it() -> No
 def test_stacks_that_are_not_compose_files_are_refused() -> None:
     msg = refused({**lab(), "stacks": ["stacks/demo.txt"]})
     assert "ha-swarm:stacks" in msg and "stacks/demo.txt" in msg and ".yml" in msg
+
+
+def test_cloud_docker_source_defaults_to_the_distributions_packages() -> None:
+    s = parse_settings(cloud([host("m1", "10.0.0.11", "manager")]))
+    assert s.cloud is not None and s.cloud.docker_source == "distro"
+    s = parse_settings({**cloud([host("m1", "10.0.0.11", "manager")]), "cloud": {"hosts": [host("m1", "10.0.0.11", "manager")], "dockerSource": "docker"}})
+    assert s.cloud is not None and s.cloud.docker_source == "docker"
+
+
+def test_the_cloud_example_stack_is_valid() -> None:
+    import yaml
+
+    from tests.unit.harness import ROOT
+
+    doc = yaml.safe_load((ROOT / "Pulumi.cloud.yaml.example").read_text())
+    raw = {k.split(":", 1)[1]: v for k, v in doc["config"].items()}
+    raw["sshPrivateKey"] = TEST_PRIVATE_KEY
+    s = parse_settings(raw)
+    assert [n.role for n in s.nodes].count("manager") == 3 and len(s.workers) == 2

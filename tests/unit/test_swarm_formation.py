@@ -144,27 +144,6 @@ def test_every_swarm_command_is_a_child_of_the_swarm_component() -> None:
             assert res.parent == component.urn
 
 
-def test_cloud_target_connects_to_each_hosts_address_user_and_port_without_libvirt() -> None:
-    config = {
-        "target": "cloud",
-        "sshPrivateKey": base_config()["sshPrivateKey"],
-        "cloud": {
-            "hosts": [
-                {"name": "m1", "address": "203.0.113.11", "privateAddress": "10.0.0.11", "role": "manager"},
-                {"name": "w1", "address": "203.0.113.21", "role": "worker", "user": "admin", "port": 2222},
-            ]
-        },
-    }
-    p = run_program(config)
-    assert not [r for r in p.resources if "libvirt" in r.type]
-    init = p.named("init")
-    assert init.inputs["connection"]["host"] == "203.0.113.11"
-    assert args_of(init) == ["10.0.0.11"]
-    join = p.named("w1-join")
-    assert (join.inputs["connection"]["user"], join.inputs["connection"]["port"]) == ("admin", 2222)
-    assert args_of(join) == ["worker", "10.0.0.11", "203.0.113.21"]
-
-
 def test_a_bad_setting_stops_the_program_before_any_resource_is_declared() -> None:
     config = base_config()
     config["lab"] = {**config["lab"], "managers": 2}
