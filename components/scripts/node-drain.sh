@@ -94,4 +94,18 @@ if [ "$spec_role" = manager ]; then
     hs_docker node demote -- "$node_id" >/dev/null ||
         hs_die "docker node demote ${node_id} failed"
 fi
+
+# The demotion completes asynchronously (Raft membership, then the node's own
+# certificate): wait until the swarm no longer lists it as a manager, so that
+# swarm-leave.sh on the node and node-remove.sh find a worker.
+demoted() {
+    local out
+    out=$(hs_docker node inspect --format '{{if .ManagerStatus}}manager{{else}}worker{{end}}' -- "$node_id") ||
+        hs_die "cannot inspect node ${node_id}"
+    [ "$out" = worker ]
+}
+if ! demoted; then
+    hs_wait "$timeout_s" 1 demoted ||
+        hs_die "node ${node_id} is still listed as a manager ${timeout_s}s after its demotion"
+fi
 hs_log "node ${node_id} is drained"

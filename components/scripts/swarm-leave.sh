@@ -25,6 +25,20 @@ case "$state" in
         ;;
     active)
         ctl=$(hs_control_available) || hs_die "cannot query the Docker daemon (docker info failed)"
+        if [ "$ctl" = true ] && [ "$force" = false ]; then
+            # Demoted by node-drain.sh but the demotion has not reached this node yet?
+            self_id=$(hs_self_node_id) || hs_die "cannot query the Docker daemon (docker info failed)"
+            desired=$(hs_docker node inspect --format '{{.Spec.Role}}' -- "$self_id" 2>/dev/null || true)
+            if [ "$desired" = worker ]; then
+                hs_log "this node is being demoted; waiting for it to become a worker"
+                worker_now() {
+                    ctl=$(hs_control_available) || hs_die "cannot query the Docker daemon (docker info failed)"
+                    [ "$ctl" != true ]
+                }
+                hs_wait "$(hs_timeout_from HS_LEAVE_TIMEOUT 60)" 1 worker_now ||
+                    hs_die "this node was demoted but is still a manager; refusing to leave"
+            fi
+        fi
         if [ "$ctl" = true ]; then
             [ "$force" = true ] ||
                 hs_die "this node is a swarm manager: demote it first (node-drain.sh on another manager), or use --force only for the last manager"
