@@ -205,6 +205,11 @@ class TestLifecycle:
         assert len(nodes(a)) == 3
         assert {nid: index(a, nid) for nid in before} == before
 
+    def test_manager_check_accepts_a_manager_and_refuses_a_worker(self, cluster: Cluster):
+        ok(cluster["a"].run("manager-check.sh"), "manager-check on the first manager")
+        ok(cluster["b"].run("manager-check.sh"), "manager-check on the second manager")
+        failed(cluster["c"].run("manager-check.sh"), "worker, not a manager")
+
     def test_join_with_the_wrong_role_on_an_active_node_fails_without_leaking_the_token(self, cluster: Cluster):
         a, b, c = cluster["a"], cluster["b"], cluster["c"]
         res = b.run("swarm-join.sh", "worker", a.ip, b.ip, stdin=STATE["worker_token"] + "\n")
