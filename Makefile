@@ -32,6 +32,7 @@ preview: stack
 	pulumi preview --stack $(STACK)
 
 destroy: venv
+	$(PY) -m tools.restore_key_file $(STACK)
 	pulumi destroy --stack $(STACK)
 
 test: venv lint

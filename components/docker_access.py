@@ -41,7 +41,8 @@ def _private_file(directory: Path, name: str, content: str) -> str:
 
 def write_key_file(key: str, home: Path | None = None) -> str:
     """Write the private key to its private file and return the path."""
-    content = key if key.endswith("\n") else key + "\n"
+    # One trailing newline, however the key was stored or printed: the same key gives the same file.
+    content = key.strip("\n") + "\n"
     digest = hashlib.sha256(content.encode()).hexdigest()[:16]
     return _private_file((home or ha_swarm_home()) / "keys", f"{digest}.key", content)
 

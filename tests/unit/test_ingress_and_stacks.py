@@ -192,3 +192,12 @@ def test_a_compose_error_stops_the_program_before_any_resource(tmp_path: Path) -
 
     with pytest.raises(ComposeError, match="replicas"):
         run_program(base_config(stacks=[str(bad)]))
+
+
+def test_the_key_file_is_the_same_however_the_key_ends(private_home: Path) -> None:
+    from components.docker_access import write_key_file
+
+    stored = TEST_PRIVATE_KEY.rstrip("\n")
+    printed = TEST_PRIVATE_KEY + "\n"
+    assert write_key_file(stored) == write_key_file(TEST_PRIVATE_KEY) == write_key_file(printed)
+    assert Path(write_key_file(printed)).read_text() == TEST_PRIVATE_KEY
