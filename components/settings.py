@@ -64,8 +64,8 @@ class SettingsError(pulumi.RunError):
 
 def refuse(key: str, value: Any, allowed: str) -> SettingsError:
     """The one-line error every refusal uses: key, bad value, what is allowed."""
-    shown = value if isinstance(value, str) else json.dumps(value, default=str)
-    return SettingsError(f"config {NAMESPACE}:{key} = {shown!r} is refused: {allowed}")
+    shown = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    return SettingsError(f"config {NAMESPACE}:{key} = {shown} is refused: {allowed}")
 
 
 @dataclass(frozen=True)

@@ -346,3 +346,8 @@ def test_the_cloud_example_stack_is_valid() -> None:
     raw["sshPrivateKey"] = TEST_PRIVATE_KEY
     s = parse_settings(raw)
     assert [n.role for n in s.nodes].count("manager") == 3 and len(s.workers) == 2
+
+
+def test_refusals_quote_strings_but_not_numbers() -> None:
+    assert "lab.managers = 2 is refused" in refused(lab(managers=2))
+    assert "target = 'aws' is refused" in refused({**lab(), "target": "aws"})
