@@ -14,7 +14,7 @@ endif
 export PULUMI_SKIP_UPDATE_CHECK ?= true
 export HA_SWARM_HOME
 
-.PHONY: up preview destroy stack venv test test-unit test-scripts lint bench clean
+.PHONY: up preview destroy stack venv test test-unit test-scripts test-integration hosts-up hosts-down hosts-status lint bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -44,12 +44,42 @@ test-unit: venv
 test-scripts: venv
 	$(PY) -m pytest -q tests/scripts
 
+# Integration tests on test hosts (root: namespaces, a bridge, dockerd and sshd per host).
+# HS_KEEP_HOSTS=1 keeps the hosts afterwards; `make hosts-down` removes them.
+test-integration: venv
+	$(PY) -m pytest -q tests/integration
+
+# Test hosts for manual work: `make hosts-up [HOSTS=N]`, then `make hosts-status`, `make hosts-down`.
+HOSTS ?= 5
+hosts-up: venv
+	$(PY) -m tests.integration.harness up $(HOSTS)
+
+hosts-status: venv
+	$(PY) -m tests.integration.harness status
+
+hosts-down: venv
+	$(PY) -m tests.integration.harness down
+
 lint: venv
 	$(VENV)/bin/ruff check .
-	shellcheck -x components/scripts/*.sh tools/*.sh .ci/run
+	shellcheck -x components/scripts/*.sh tools/*.sh tools/toolchain/*.sh .ci/run
 
 bench: venv
 	$(PY) -m tools.bench_mocks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Offline toolchain: pulumi CLI, Python language host, resource plugins, Traefik/whoami images.
+HA_SWARM_CACHE ?= $(HOME)/.cache/ha-swarm
+export HA_SWARM_CACHE
+
+.PHONY: toolchain toolchain-check toolchain-selftest
+toolchain:
+	tools/build-toolchain.sh >/dev/null
+
+toolchain-check:
+	tools/build-toolchain.sh --check >/dev/null
+
+toolchain-selftest: toolchain venv
+	tools/toolchain/selftest.sh

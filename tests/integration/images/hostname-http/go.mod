@@ -1,0 +1,3 @@
+module hostname-http
+
+go 1.19

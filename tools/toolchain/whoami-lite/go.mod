@@ -1,0 +1,3 @@
+module ha-swarm.local/whoami-lite
+
+go 1.22
