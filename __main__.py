@@ -10,7 +10,7 @@ from components.stacks import Stacks, load_stacks, stack_variables
 from components.swarm import Swarm
 
 settings = load_settings()
-stacks = load_stacks(settings.stacks, stack_variables(settings.domain))
+stacks = load_stacks(settings.stacks, stack_variables(settings.domain, settings.stack_variables))
 
 machines = machines_for(settings)
 swarm = Swarm("swarm", machines.nodes, settings)

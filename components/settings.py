@@ -45,6 +45,7 @@ TOP_LEVEL_KEYS = (
     "domain",
     "traefik",
     "stacks",
+    "stackVariables",
     "nodeLabels",
 )
 LAB_KEYS = ("managers", "workers", "uri", "image", "cidr", "domainType", "vcpus", "memoryMiB", "diskGiB")
@@ -154,6 +155,7 @@ class Settings:
     domain: str
     traefik: TraefikSettings
     stacks: tuple[str, ...]
+    stack_variables: tuple[tuple[str, str], ...]
     node_labels: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
     nodes: tuple[NodeSpec, ...]
 
@@ -401,6 +403,26 @@ def _parse_stacks(raw: Any) -> tuple[str, ...]:
     return tuple(s.strip() for s in raw)
 
 
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Provided by the program itself (components/stacks.py); a stack variable may not redefine them.
+RESERVED_STACK_VARIABLES = ("DOMAIN",)
+
+
+def _parse_stack_variables(raw: Any) -> tuple[tuple[str, str], ...]:
+    """`stackVariables`: extra ${NAME} values for the compose files (image references, for example)."""
+    obj = _object(raw, "stackVariables")
+    pairs = []
+    for name, value in obj.items():
+        if not _VARIABLE_NAME.match(str(name)):
+            raise refuse(f"stackVariables.{name}", value, "a variable name of letters, digits and '_', not starting with a digit")
+        if name in RESERVED_STACK_VARIABLES:
+            raise refuse(f"stackVariables.{name}", value, f"a name other than {', '.join(RESERVED_STACK_VARIABLES)}, which the program sets from its own settings")
+        if isinstance(value, (Mapping, list)) or value is None:
+            raise refuse(f"stackVariables.{name}", value, "a string, number or boolean value")
+        pairs.append((str(name), str(value).lower() if isinstance(value, bool) else str(value)))
+    return tuple(sorted(pairs))
+
+
 def _parse_node_labels(raw: Any, names: Sequence[str]) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
     obj = _object(raw, "nodeLabels")
     result = []
@@ -477,6 +499,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         domain=domain,
         traefik=_parse_traefik(raw.get("traefik")),
         stacks=_parse_stacks(raw.get("stacks")),
+        stack_variables=_parse_stack_variables(raw.get("stackVariables")),
         node_labels=_parse_node_labels(raw.get("nodeLabels"), names),
         nodes=nodes,
     )
@@ -491,7 +514,7 @@ def _namespace_keys() -> list[str]:
     return sorted(k[len(prefix) :] for k in keys if k.startswith(prefix))
 
 
-_OBJECT_KEYS = ("lab", "cloud", "traefik", "stacks", "nodeLabels")
+_OBJECT_KEYS = ("lab", "cloud", "traefik", "stacks", "stackVariables", "nodeLabels")
 
 
 def load_settings() -> Settings:

@@ -19,9 +19,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONVERGE = docker.ServiceConvergeConfigArgs(delay="5s", timeout="5m")
 
 
-def stack_variables(domain: str) -> dict[str, str]:
-    """What compose files may interpolate: ${DOMAIN} and friends."""
-    return {"DOMAIN": domain}
+def stack_variables(domain: str, extra: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
+    """What compose files may interpolate: ${DOMAIN} and the `stackVariables` setting."""
+    return {**dict(extra), "DOMAIN": domain}
 
 
 def load_stacks(paths: Sequence[str], variables: Mapping[str, str]) -> list[StackSpec]:

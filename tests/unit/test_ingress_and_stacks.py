@@ -149,6 +149,14 @@ def test_demo_stack_declares_whoami0_whoami1_and_the_visualizer_as_stack_deploy_
     assert not any("sticky" in k for k in labels(service(p, "demo_whoami0")))
 
 
+def test_stack_variables_choose_the_demo_images() -> None:
+    p = run_program(base_config(stackVariables={"WHOAMI_IMAGE": "local/whoami:1", "VISUALIZER_IMAGE": "local/visualizer:2"}))
+    images = {name: service(p, name).inputs["taskSpec"]["containerSpec"]["image"] for name in ("demo_whoami0", "demo_whoami1", "demo_visualizer")}
+    assert images == {"demo_whoami0": "local/whoami:1", "demo_whoami1": "local/whoami:1", "demo_visualizer": "local/visualizer:2"}
+    defaults = run_program(base_config())
+    assert service(defaults, "demo_whoami0").inputs["taskSpec"]["containerSpec"]["image"] == "traefik/whoami:v1.10"
+
+
 def test_visualizer_publishes_5050_to_8080_on_managers_with_a_read_only_socket() -> None:
     p = run_program(base_config())
     viz = service(p, "demo_visualizer")

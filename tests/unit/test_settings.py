@@ -351,3 +351,23 @@ def test_the_cloud_example_stack_is_valid() -> None:
 def test_refusals_quote_strings_but_not_numbers() -> None:
     assert "lab.managers = 2 is refused" in refused(lab(managers=2))
     assert "target = 'aws' is refused" in refused({**lab(), "target": "aws"})
+
+
+def test_stack_variables_become_strings_sorted_by_name() -> None:
+    s = parse_settings({**lab(), "stackVariables": {"WHOAMI_IMAGE": "local/whoami:1", "REPLICAS": 3, "DEBUG": True}})
+    assert s.stack_variables == (("DEBUG", "true"), ("REPLICAS", "3"), ("WHOAMI_IMAGE", "local/whoami:1"))
+    assert parse_settings(lab()).stack_variables == ()
+
+
+@pytest.mark.parametrize(
+    ("variables", "key", "allowed"),
+    [
+        ({"1BAD": "x"}, "stackVariables.1BAD", "variable name"),
+        ({"DOMAIN": "other.test"}, "stackVariables.DOMAIN", "sets from its own settings"),
+        ({"IMAGES": ["a", "b"]}, "stackVariables.IMAGES", "string, number or boolean"),
+        ("WHOAMI_IMAGE=x", "stackVariables", "an object"),
+    ],
+)
+def test_bad_stack_variables_are_refused(variables: Any, key: str, allowed: str) -> None:
+    msg = refused({**lab(), "stackVariables": variables})
+    assert f"ha-swarm:{key} " in msg and allowed in msg
