@@ -1,5 +1,5 @@
-"""Traefik as a swarm service: the tutorial's reverse proxy, on a manager, reading
-the services' labels through the swarm provider."""
+"""Traefik as a swarm service: the tutorial's reverse proxy, on a manager (on every manager
+when port 80 is published in host mode), reading the services' labels through the swarm provider."""
 
 from __future__ import annotations
 
@@ -48,6 +48,14 @@ def dashboard_labels(domain: str, users: Sequence[str]) -> dict[str, str]:
     }
 
 
+def traefik_mode(publish_mode: str) -> docker.ServiceModeArgs:
+    """One Traefik behind the routing mesh (every node answers through it), or, when port 80 is
+    published in host mode, one Traefik on every manager so that every manager answers itself."""
+    if publish_mode == "host":
+        return docker.ServiceModeArgs(global_=True)
+    return docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=1))
+
+
 class Traefik(pulumi.ComponentResource):
     def __init__(
         self,
@@ -70,7 +78,7 @@ class Traefik(pulumi.ComponentResource):
             "traefik",
             name=TRAEFIK_SERVICE,
             labels=service_labels,
-            mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=1)),
+            mode=traefik_mode(settings.publish_mode),
             task_spec=docker.ServiceTaskSpecArgs(
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                     image=settings.image,

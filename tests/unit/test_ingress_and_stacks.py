@@ -115,6 +115,9 @@ def test_traefik_image_and_publish_mode_follow_the_settings() -> None:
     traefik = service(p, "traefik")
     assert traefik.inputs["taskSpec"]["containerSpec"]["image"] == "registry.example.test/traefik:v3.6.1"
     assert traefik.inputs["endpointSpec"]["ports"][0]["publishMode"] == "host"
+    # In host mode every manager runs its own Traefik, so every manager answers on port 80.
+    assert traefik.inputs["mode"] == {"global": True}
+    assert traefik.inputs["taskSpec"]["placement"]["constraints"] == ["node.role == manager"]
 
 
 def test_dashboard_is_served_only_behind_basic_auth_with_secret_credentials() -> None:
