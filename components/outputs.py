@@ -32,9 +32,11 @@ def routed_hosts(specs: Iterable[StackSpec]) -> list[tuple[str, str, bool]]:
     return found
 
 
-def endpoints(specs: Sequence[StackSpec], nodes: Sequence[Node]) -> list[dict[str, Any]]:
-    """For each routed host: the URL, the Host header, and the tutorial's curl lines."""
+def endpoints(specs: Sequence[StackSpec], nodes: Sequence[Node], publish_mode: str = "ingress") -> list[dict[str, Any]]:
+    """For each routed host: the URL, the Host header, and the tutorial's curl lines (on every
+    node through the routing mesh; on every manager when Traefik publishes in host mode)."""
     manager = next(n for n in nodes if n.role == "manager")
+    answering = [n for n in nodes if publish_mode == "ingress" or n.role == "manager"]
     url = f"http://{manager.ssh_address}"
     result = []
     for service, host, sticky in routed_hosts(specs):
@@ -44,7 +46,7 @@ def endpoints(specs: Sequence[StackSpec], nodes: Sequence[Node]) -> list[dict[st
             "url": url,
             "header": f"Host: {host}",
             "curl": f"curl -H Host:{host} {url}",
-            "curlEveryNode": [f"curl -H Host:{host} http://{n.ssh_address}" for n in nodes],
+            "curlEveryNode": [f"curl -H Host:{host} http://{n.ssh_address}" for n in answering],
         }
         if sticky:
             entry["curlSticky"] = f"curl -c cookie.txt -b cookie.txt -H Host:{host} {url}"

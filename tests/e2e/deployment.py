@@ -1,0 +1,253 @@
+"""One ha-swarm stack driven end to end: the real Pulumi CLI and plugins, through the Automation API,
+against the test hosts of `tests/integration/harness.py`.
+
+* The hosts: their own namespaces (prefix ``he-``, subnet 10.231.79.0/24, state in /tmp/he-hosts),
+  so an e2e run never meets the integration tests' hosts.  The toolchain's Traefik and whoami
+  images are loaded on every host (the program's image settings point at them).
+* The program: a work directory under the run's temporary folder that links the repository's
+  ``Pulumi.yaml``, ``__main__.py``, ``components/``, ``stacks/`` and ``.venv``, so that the stack's
+  config file and nothing else is written there (never into the repository).
+* The CLI: the hosts are reachable only from the control namespace (``he-ctl``), so the
+  Automation API runs a ``pulumi`` that is the toolchain's CLI started inside that namespace; the
+  language host, the program, the plugins and the ``ssh`` they start all live there too.
+* The backend: a ``file://`` folder of the run, a passphrase, no update check, no plugin download.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+from tests.e2e.toolchain import REPO, Toolchain
+from tests.integration.harness import Harness, Host, HostSpec
+
+PREFIX = "he-"
+SUBNET = "10.231.79"
+STATE_DIR = Path(os.environ.get("HE_HOSTS_DIR", "/tmp/he-hosts"))
+STACK = "e2e"
+DOMAIN = "e2e.test"
+PASSPHRASE = "ha-swarm e2e passphrase"
+PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "stacks", ".venv")
+# The hosts: three managers and one worker to start with; w2 joins and leaves in the tests.
+HOSTS = (("m1", "manager"), ("m2", "manager"), ("m3", "manager"), ("w1", "worker"), ("w2", "worker"))
+FIRST_WORKERS = ("w1",)
+
+
+def host_specs() -> list[HostSpec]:
+    numbers = {"m": 10, "w": 20}
+    return [HostSpec(name, f"{SUBNET}.{numbers[name[0]] + int(name[1:])}") for name, _ in HOSTS]
+
+
+def demo_for_test_hosts(source: Path, whoami0_replicas: int) -> dict[str, Any]:
+    """stacks/demo.yml with what this machine needs: the visualizer's port published in host mode
+    (no IPVS here, so no routing mesh), and whoami0's replica count (the config change under test)."""
+    doc = yaml.safe_load(source.read_text())
+    for port in doc["services"]["visualizer"]["ports"]:
+        port["mode"] = "host"
+    doc["services"]["whoami0"]["deploy"]["replicas"] = whoami0_replicas
+    return doc
+
+
+@dataclass
+class StepTimes:
+    """How long each step took, printed as it ends and kept for the summary."""
+
+    lines: list[tuple[str, float]] = field(default_factory=list)
+    echo: Callable[[str], None] = print
+
+    @contextmanager
+    def step(self, what: str) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            seconds = time.monotonic() - start
+            self.lines.append((what, seconds))
+            self.echo(f"[e2e] {what}: {seconds:.1f}s")
+
+
+class Deployment:
+    """The hosts, the program's work directory, the workspace and the stack."""
+
+    def __init__(self, toolchain: Toolchain, run_dir: Path, echo: Callable[[str], None] = print) -> None:
+        self.toolchain = toolchain
+        self.run_dir = run_dir
+        self.times = StepTimes(echo=echo)
+        self.harness = Harness(host_specs(), prefix=PREFIX, subnet=SUBNET, state_dir=STATE_DIR, images=False)
+        self.work_dir = run_dir / "program"
+        self.backend = run_dir / "state"
+        self.home = run_dir / "ha-swarm-home"  # HA_SWARM_HOME: the Docker provider's key file
+        self.cli_root = run_dir / "cli"
+        self.stack_file = run_dir / "demo.yml"
+        self.outputs: list[str] = []  # everything the CLI printed, to look for secrets in
+        self.stack: auto.Stack | None = None
+        self.workers = list(FIRST_WORKERS)
+        self.whoami0_replicas = 2
+
+    # -- setting up ------------------------------------------------------------------------
+
+    def start_hosts(self) -> None:
+        with self.times.step(f"test hosts up ({len(self.harness.hosts)})"):
+            self.harness.up()
+        with self.times.step("Traefik and whoami images loaded on every host"):
+            images = [self.toolchain.traefik[1].read_bytes(), self.toolchain.whoami[1].read_bytes()]
+            for host in self.harness:
+                for tar in images:
+                    host.exec(["docker", "load"], input=tar, timeout=300, check=True)
+
+    def prepare_program(self) -> None:
+        self.work_dir.mkdir(parents=True)
+        for name in PROGRAM_FILES:
+            (self.work_dir / name).symlink_to(REPO / name)
+        self.backend.mkdir()
+        self.home.mkdir(mode=0o700)
+        self.write_stack_file()
+        # The CLI as the Automation API runs it: the toolchain's pulumi inside the control namespace.
+        wrapper = self.cli_root / "bin" / "pulumi"
+        wrapper.parent.mkdir(parents=True)
+        wrapper.write_text(f'#!/bin/sh\nexec nsenter --net=/run/netns/{self.harness.ctl_ns} -- {self.toolchain.pulumi} "$@"\n')
+        wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+
+    def write_stack_file(self) -> None:
+        self.stack_file.write_text(yaml.safe_dump(demo_for_test_hosts(REPO / "stacks" / "demo.yml", self.whoami0_replicas), sort_keys=False))
+
+    def env_vars(self) -> dict[str, str]:
+        env = {k: v for k, v in self.toolchain.env.items() if k.startswith("PULUMI_")}
+        env.update(
+            PATH=f"{self.toolchain.bin_dir}:{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            PULUMI_BACKEND_URL=f"file://{self.backend}",
+            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
+            PULUMI_SKIP_UPDATE_CHECK="true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+            HA_SWARM_HOME=str(self.home),
+        )
+        return env
+
+    def create_stack(self) -> auto.Stack:
+        opts = auto.LocalWorkspaceOptions(
+            work_dir=str(self.work_dir),
+            pulumi_home=self.toolchain.pulumi_home,
+            env_vars=self.env_vars(),
+            secrets_provider="passphrase",
+            pulumi_command=auto.PulumiCommand(root=str(self.cli_root)),
+        )
+        with self.times.step("stack created and configured"):
+            self.stack = auto.create_or_select_stack(STACK, work_dir=str(self.work_dir), opts=opts)
+            self.configure()
+        return self.stack
+
+    def host_entry(self, name: str, role: str) -> dict[str, Any]:
+        host = self.harness[name]
+        return {"name": host.hostname, "address": host.address, "role": role, "hostKey": host.host_key}
+
+    def configure(self) -> None:
+        assert self.stack is not None
+        roles = dict(HOSTS)
+        hosts = [self.host_entry(n, r) for n, r in HOSTS if r == "manager"] + [self.host_entry(n, roles[n]) for n in self.workers]
+        traefik_image, _ = self.toolchain.traefik
+        whoami_image, _ = self.toolchain.whoami
+        values = {
+            "target": "cloud",
+            "cloud": json.dumps({"hosts": hosts}),
+            "sshUser": "swarm",
+            "domain": DOMAIN,
+            # No IPVS on this machine: Traefik publishes port 80 in host mode, so it runs on every manager.
+            "traefik": json.dumps({"image": traefik_image, "publishMode": "host"}),
+            # The visualizer's image cannot be had here: the whoami image stands in for it.
+            "stackVariables": json.dumps({"WHOAMI_IMAGE": whoami_image, "VISUALIZER_IMAGE": whoami_image}),
+        }
+        self.stack.set_all_config({f"ha-swarm:{k}": auto.ConfigValue(v) for k, v in values.items()})
+        # `stacks` is typed (array of strings) in Pulumi.yaml: set as a list, not as JSON text.
+        self.stack.set_config("ha-swarm:stacks[0]", auto.ConfigValue(str(self.stack_file)), path=True)
+        self.stack.set_config("ha-swarm:sshPrivateKey", auto.ConfigValue(self.private_key(), secret=True))
+
+    def private_key(self) -> str:
+        return self.harness.key_path.read_text()
+
+    # -- the operations ------------------------------------------------------------------------
+
+    def _record(self, line: str) -> None:
+        self.outputs.append(line)
+
+    def up(self, what: str) -> auto.UpResult:
+        assert self.stack is not None
+        with self.times.step(what):
+            return self.stack.up(on_output=self._record, show_secrets=False, color="never")
+
+    def preview(self, what: str, expect_no_changes: bool = False) -> auto.PreviewResult:
+        assert self.stack is not None
+        with self.times.step(what):
+            return self.stack.preview(on_output=self._record, expect_no_changes=expect_no_changes, color="never")
+
+    def destroy(self, what: str) -> auto.DestroyResult:
+        assert self.stack is not None
+        with self.times.step(what):
+            return self.stack.destroy(on_output=self._record, color="never")
+
+    def remove_stack(self) -> None:
+        assert self.stack is not None
+        self.stack.workspace.remove_stack(STACK)
+
+    def state_files(self) -> list[Path]:
+        """Every file the backend holds for the stack (the checkpoint and its backups and history)."""
+        return [p for p in self.backend.rglob("*") if p.is_file()]
+
+    # -- looking at the hosts ------------------------------------------------------------------
+
+    @property
+    def first(self) -> Host:
+        return self.harness["m1"]
+
+    def nodes(self) -> list[dict[str, str]]:
+        out = self.first.docker("node", "ls", "--format", "{{json .}}")
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def tasks(self, service: str) -> list[dict[str, str]]:
+        out = self.first.docker("service", "ps", service, "--filter", "desired-state=running", "--format", "{{json .}}", "--no-trunc")
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def running(self, service: str) -> list[dict[str, str]]:
+        return [t for t in self.tasks(service) if t["CurrentState"].startswith("Running")]
+
+    def curl(self, address: str, host_header: str, *extra: str) -> subprocess.CompletedProcess:
+        """An HTTP request from the control namespace, as a user's browser would send it."""
+        argv = ["curl", "--noproxy", "*", "-sS", "--max-time", "10", "-H", f"Host: {host_header}", *extra, f"http://{address}/"]
+        return self.harness.in_ctl(argv, timeout=30)
+
+    def join_tokens(self) -> list[str]:
+        return [self.first.docker("swarm", "join-token", "-q", role) for role in ("worker", "manager")]
+
+    # -- tearing down -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Destroy what the stack still holds (best effort), stop the hosts, remove the run's folder."""
+        if self.stack is not None and self.harness.hosts and any(h.holder_pid for h in self.harness):
+            try:
+                self.stack.destroy(on_output=self._record, color="never")
+            except auto.CommandError as err:
+                print(f"[e2e] destroy while tearing down failed: {str(err)[-2000:]}", file=sys.stderr)
+        self.harness.down()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def hostnames(answers: Sequence[str]) -> list[str]:
+    """The `Hostname:` line of each whoami answer."""
+    names = []
+    for answer in answers:
+        lines = [line.split(":", 1)[1].strip() for line in answer.splitlines() if line.startswith("Hostname:")]
+        assert lines, f"not a whoami answer: {answer[:300]!r}"
+        names.append(lines[0])
+    return names
