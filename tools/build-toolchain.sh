@@ -245,16 +245,25 @@ build_langhost() {
 }
 
 # -- parts: resource plugins ---------------------------------------------------------------------
-# provider_part PART NAME PIN MODULE... : find a module version of the provider for the pin, build
-# pulumi-resource-NAME, install it into PULUMI_HOME. A provider the proxy does not serve is recorded
+# provider_part PART NAME PIN OWN [OWN_ARG] -- MODULE... : find a module version of the provider for
+# the pin, build pulumi-resource-NAME, install it into PULUMI_HOME. When the proxy serves no version
+# of it, build ha-swarm's own replacement instead (tools/toolchain/OWN/, built by
+# tools/toolchain/build-OWN.sh OUTDIR PIN [OWN_ARG]); when that fails too, the part is recorded
 # "unavailable" with the proxy's answer, and the other parts go on.
 plugin_installed() { [ -n "$(ls -d "$PULUMI_HOME/plugins/resource-$1-v$2" 2>/dev/null)" ]; }
+# tree_hash DIR FILE...: a hash of the sources an own provider is built from.
+tree_hash() {
+    { find "$1" -type f -not -name '*.test' -print0 | sort -z | xargs -0 sha256sum; shift; [ $# -eq 0 ] || sha256sum "$@"; } \
+        | sed "s|  $REPO/|  |" | sha256sum | cut -c1-16
+}
 provider_part() {
-    local part=$1 name=$2 pin=$3 cli key logf=$TC/logs/$1.log m v j tried=() errs=() dir="" mod="" ver=""
-    shift 3
+    local part=$1 name=$2 pin=$3 own=$4 own_arg="" cli key logf=$TC/logs/$1.log m v j tried=() errs=() dir="" mod="" ver=""
+    shift 4
+    if [ "$1" != -- ]; then own_arg=$1; shift; fi
+    shift   # --
     cli=$(cat "$(st pulumi version)" 2>/dev/null || true)
     [ -n "$cli" ] || { log "$part: needs the pulumi part first"; MISSING=1; return 0; }
-    key="pin=$pin cli=$cli go=$GOVERSION recipe=$TOOLCHAIN_RECIPE"
+    key="pin=$pin cli=$cli go=$GOVERSION recipe=$TOOLCHAIN_RECIPE own=$(tree_hash "$SRC/$own" "$SRC/build-$own.sh")${own_arg:+ $own_arg}"
     if fresh "$part" "$key" "$PULUMI_HOME/plugins/resource-$name-v$pin"; then log "$part: $(status_of "$part") (cached)"; return 0; fi
     [ "$check" = 0 ] || { log "$part: MISSING (would try to build pulumi-resource-$name $pin)"; MISSING=1; return 0; }
     timed_start
@@ -284,9 +293,20 @@ provider_part() {
     fi
     if [ -z "$dir" ]; then
         printf '%s\n' "${errs[@]}" >>"$logf"
-        record "$part" "$key" "unavailable: the module proxy serves no version of ${*} for $pin (tried ${tried[*]}; first answer: ${errs[0]:-none})"
+        local why="the module proxy serves no version of ${*} for $pin (tried ${tried[*]}; first answer: ${errs[0]:-none})"
+        log "$part: WARNING: $why"
+        log "$part: building ha-swarm's own pulumi-resource-$name $pin from tools/toolchain/$own (log: $logf)"
+        if "$SRC/build-$own.sh" "$TC/build/$part-own" "$pin" ${own_arg:+"$own_arg"} >>"$logf" 2>&1 \
+            && install -m 0755 "$TC/build/$part-own/pulumi-resource-$name" "$TC/plugins/pulumi-resource-$name" \
+            && "$TC/bin/pulumi" plugin install resource "$name" "$pin" --file "$TC/plugins/pulumi-resource-$name" --reinstall >>"$logf" 2>&1; then
+            rm -rf "$TC/build/$part-own"
+            record "$part" "$key" "built pulumi-resource-$name $pin from tools/toolchain/$own (ha-swarm's own: $why), $(size "$TC/plugins/pulumi-resource-$name")"
+        else
+            tail -n 20 "$logf" >&2
+            record "$part" "$key" "unavailable: $why; ha-swarm's own build (tools/toolchain/$own) failed, see $logf"
+        fi
         timed_end "$part"
-        log "$part: $(status_of "$part")"
+        log "$part: $(status_of "$part") in $(cat "$(st "$part" seconds)") s"
         return 0
     fi
     log "$part: building pulumi-resource-$name from $mod@$ver"
@@ -311,10 +331,10 @@ provider_part() {
     timed_end "$part"
     log "$part: $(status_of "$part") in $(cat "$(st "$part" seconds)") s"
 }
-build_command() { provider_part command command "$COMMAND_PIN" github.com/pulumi/pulumi-command/provider; }
+build_command() { provider_part command command "$COMMAND_PIN" command-provider -- github.com/pulumi/pulumi-command/provider; }
 build_docker() {
     local major=${DOCKER_PIN%%.*}
-    provider_part docker docker "$DOCKER_PIN" "github.com/pulumi/pulumi-docker/provider/v$major"
+    provider_part docker docker "$DOCKER_PIN" docker-provider "$DOCKER_UPSTREAM" -- "github.com/pulumi/pulumi-docker/provider/v$major"
 }
 
 # -- parts: images -------------------------------------------------------------------------------
