@@ -376,7 +376,7 @@ build_traefik() {
 }
 build_whoami() {
     local key logf=$TC/logs/whoami.log wj b tag tar bin=$TC/build/whoami.bin src how epoch=0
-    src=$(cd "$SRC/whoami-lite" && cat go.mod main.go | sha256sum | cut -c1-16)
+    src=$(cd "$SRC/whoami-lite" && cat go.mod ./*.go | sha256sum | cut -c1-16)
     key="v=$WHOAMI_VERSION lite=$WHOAMI_LITE_VERSION/$src go=$GOVERSION recipe=$TOOLCHAIN_RECIPE"
     tar=$(sed -n 's/^built [^ ]* (\([^,]*\), .*$/\1/p' "$(st whoami status)" 2>/dev/null || true)
     if fresh whoami "$key" "${tar:-/nonexistent}"; then log "whoami: $(status_of whoami) (cached)"; return 0; fi

@@ -70,7 +70,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "components" / "scripts"
-IMAGE_SOURCE = Path(__file__).resolve().parent / "images" / "hostname-http"
+# The test image's program: the whoami stand-in of the toolchain (it also has the client commands).
+IMAGE_SOURCE = REPO / "tools" / "toolchain" / "whoami-lite"
 
 PREFIX = "hs-"
 SUBNET = "10.231.78"
@@ -326,7 +327,7 @@ def vxlan_available(netns: str) -> bool:
 
 
 def build_hostname_http(out_dir: Path) -> Path:
-    """Build the hostname-http program (static, stdlib only); return the binary's path."""
+    """Build the test image's program, whoami-lite (static, stdlib only), as `hostname-http`; return its path."""
     go = go_tool()
     if not go:
         raise HarnessError("no Go toolchain (go on PATH, /usr/local/go/bin/go or Debian's golang-go) to build the test image")
@@ -361,7 +362,8 @@ def rootfs_tar(binary: Path) -> bytes:
     return buf.getvalue()
 
 
-IMPORT_CHANGES = ("--change", 'ENTRYPOINT ["/hostname-http"]', "--change", "EXPOSE 80")
+# It serves ports 80 and 8080 (the visualizer's target port) unless a service sets HTTP_PORTS.
+IMPORT_CHANGES = ("--change", 'ENTRYPOINT ["/hostname-http"]', "--change", "EXPOSE 80", "--change", 'ENV HTTP_PORTS="80 8080"')
 
 
 # ---------------------------------------------------------------------------------------------

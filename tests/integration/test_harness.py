@@ -71,7 +71,7 @@ def test_the_stand_in_image_answers_with_its_hostname_on_every_host(hosts: Harne
         assert "GET /some/path HTTP/1.1" in answer.stdout
         assert f"Host: {host.address}:8081" in answer.stdout
         health = hosts.in_ctl([client, "get", f"http://{host.address}:8081/health"])
-        assert health.stdout == "ok\n"
+        assert health.stdout == "OK\n"
     finally:
         host.docker("rm", "--force", name, check=False)
 

@@ -1,15 +1,22 @@
 // whoami-lite: a tiny HTTP server that tells who answered, for ha-swarm's test images.
 //
 // It stands in for traefik/whoami when that module cannot be fetched (the Go module proxy
-// reachable here does not serve it). It answers like whoami does, so tests can read the
-// same lines: "Hostname: <container id>", one "IP: <address>" per interface address,
-// "RemoteAddr: ...", then the request line and headers.
+// reachable here does not serve it), and it is the program of the integration tests' image
+// too. It answers like whoami does, so tests can read the same lines: "Hostname: <hostname>",
+// one "IP: <address>" per interface address, "RemoteAddr: ...", then the request line and
+// headers.
 //
-//	GET /        the text above (with "Name: <name>" first when -name / WHOAMI_NAME is set)
-//	GET /api     the same facts as JSON
-//	GET /health  200 "OK"
+//	whoami-lite [serve] [-port P] [-name N]   serve HTTP:
+//	    GET /        the text above (with "Name: <name>" first when -name / WHOAMI_NAME is set)
+//	    GET /api     the same facts as JSON
+//	    GET /health  200 "OK"
+//	whoami-lite get URL         fetch URL, print the body; exit 1 on an error or a non-2xx status
+//	whoami-lite lookup NAME     print the addresses NAME resolves to, one a line
+//	whoami-lite docker-info     print the Name of the Docker daemon behind /var/run/docker.sock
+//	whoami-lite -version
 //
-// Flags: -port (default 80, or $WHOAMI_PORT_NUMBER), -name (or $WHOAMI_NAME).
+// Ports: -port (default $WHOAMI_PORT_NUMBER, else 80); $HTTP_PORTS, a space-separated list,
+// serves several ports at once and wins over both.
 // Standard library only; built with CGO_ENABLED=0 into a FROM-scratch image.
 package main
 
@@ -25,6 +32,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 )
 
 var version = "dev"
@@ -68,20 +76,32 @@ func collect(name string, r *http.Request) facts {
 	}
 }
 
-func main() {
-	defPort := os.Getenv("WHOAMI_PORT_NUMBER")
-	if defPort == "" {
-		defPort = "80"
+func text(f facts, r *http.Request) string {
+	var b strings.Builder
+	if f.Name != "" {
+		fmt.Fprintf(&b, "Name: %s\n", f.Name)
 	}
-	port := flag.String("port", defPort, "port to listen on")
-	name := flag.String("name", os.Getenv("WHOAMI_NAME"), "name printed in the answers")
-	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *showVersion {
-		fmt.Println("whoami-lite", version)
-		return
+	fmt.Fprintf(&b, "Hostname: %s\n", f.Hostname)
+	for _, ip := range f.IP {
+		fmt.Fprintf(&b, "IP: %s\n", ip)
 	}
+	fmt.Fprintf(&b, "RemoteAddr: %s\n", f.RemoteAddr)
+	fmt.Fprintf(&b, "%s %s %s\n", r.Method, f.URL, r.Proto)
+	fmt.Fprintf(&b, "Host: %s\n", r.Host)
+	keys := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range r.Header[k] {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+	}
+	return b.String()
+}
 
+func handler(name string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -89,47 +109,70 @@ func main() {
 	})
 	mux.HandleFunc("/api", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if err := json.NewEncoder(w).Encode(collect(*name, r)); err != nil {
+		if err := json.NewEncoder(w).Encode(collect(name, r)); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		f := collect(*name, r)
-		var b strings.Builder
-		if f.Name != "" {
-			fmt.Fprintf(&b, "Name: %s\n", f.Name)
-		}
-		fmt.Fprintf(&b, "Hostname: %s\n", f.Hostname)
-		for _, ip := range f.IP {
-			fmt.Fprintf(&b, "IP: %s\n", ip)
-		}
-		fmt.Fprintf(&b, "RemoteAddr: %s\n", f.RemoteAddr)
-		fmt.Fprintf(&b, "%s %s %s\n", r.Method, f.URL, r.Proto)
-		fmt.Fprintf(&b, "Host: %s\n", r.Host)
-		keys := make([]string, 0, len(r.Header))
-		for k := range r.Header {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			for _, v := range r.Header[k] {
-				fmt.Fprintf(&b, "%s: %s\n", k, v)
-			}
-		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprint(w, b.String())
+		fmt.Fprint(w, text(collect(name, r), r))
 	})
+	return mux
+}
 
-	srv := &http.Server{Addr: ":" + *port, Handler: mux}
-	go func() {
-		// PID 1 in a scratch container: stop cleanly on SIGTERM/SIGINT.
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-		<-sig
-		_ = srv.Close()
-	}()
-	log.Printf("whoami-lite %s listening on :%s", version, *port)
-	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
-		log.Fatal(err)
+func serve(args []string) {
+	defPort := os.Getenv("WHOAMI_PORT_NUMBER")
+	if defPort == "" {
+		defPort = "80"
 	}
+	fs := flag.NewFlagSet("whoami-lite", flag.ExitOnError)
+	port := fs.String("port", defPort, "port to listen on")
+	name := fs.String("name", os.Getenv("WHOAMI_NAME"), "name printed in the answers")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	_ = fs.Parse(args)
+	if *showVersion {
+		fmt.Println("whoami-lite", version)
+		return
+	}
+	ports := strings.Fields(os.Getenv("HTTP_PORTS"))
+	if len(ports) == 0 {
+		ports = []string{*port}
+	}
+	h := handler(*name)
+	errs := make(chan error, len(ports))
+	servers := make([]*http.Server, 0, len(ports))
+	for _, p := range ports {
+		srv := &http.Server{Addr: ":" + p, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, srv)
+		go func() { errs <- srv.ListenAndServe() }()
+	}
+	log.Printf("whoami-lite %s listening on :%s", version, strings.Join(ports, ", :"))
+	// PID 1 in a scratch container: stop cleanly on SIGTERM/SIGINT.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case err := <-errs:
+		log.Fatal(err)
+	case <-stop:
+		for _, srv := range servers {
+			_ = srv.Close()
+		}
+	}
+}
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "serve":
+			serve(os.Args[2:])
+			return
+		case "get":
+			os.Exit(get(os.Args[2:]))
+		case "lookup":
+			os.Exit(lookup(os.Args[2:]))
+		case "docker-info":
+			os.Exit(dockerInfo())
+		}
+	}
+	serve(os.Args[1:])
 }

@@ -1,3 +1,0 @@
-module hostname-http
-
-go 1.19
