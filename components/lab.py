@@ -10,6 +10,8 @@ the domain id, leave the swarm before and join again after.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_libvirt as libvirt
 
@@ -18,6 +20,15 @@ from components.nodes import Node, ready_node
 from components.settings import LabSettings, Settings
 
 GIB = 1024**3
+
+
+def kernel_cmdlines(args: str) -> list[dict[str, str]]:
+    """Kernel arguments as the libvirt provider takes them: one map per argument, `_` for a bare word."""
+    out = []
+    for word in args.split():
+        key, sep, value = word.partition("=")
+        out.append({key: value} if sep else {"_": word})
+    return out
 
 
 class LabMachines(pulumi.ComponentResource):
@@ -38,7 +49,8 @@ class LabMachines(pulumi.ComponentResource):
         self.network = libvirt.Network(
             "network",
             name=prefix,
-            mode="nat",
+            # nat: the VMs reach the outside through this host; isolated ("none"): only each other and the host.
+            mode="nat" if lab.network_mode == "nat" else "none",
             domain=f"{stack}.ha-swarm.internal",
             addresses=[str(lab.cidr)],
             autostart=True,
@@ -61,6 +73,12 @@ class LabMachines(pulumi.ComponentResource):
             format="qcow2",
             opts=on_host,
         )
+
+        # Direct kernel boot (lab.kernel/initrd): the files go into the pool, so a remote hypervisor has them too.
+        self.boot_files: dict[str, libvirt.Volume] = {}
+        if lab.kernel and lab.initrd:
+            for part, source in (("kernel", lab.kernel), ("initrd", lab.initrd)):
+                self.boot_files[part] = libvirt.Volume(f"boot-{part}", name=f"{prefix}-{part}", pool=self.pool.name, source=source, format="raw", opts=on_host)
 
         self.domains: dict[str, libvirt.Domain] = {}
         self.nodes = []
@@ -114,8 +132,16 @@ class LabMachines(pulumi.ComponentResource):
         stack: str,
         opts: pulumi.ResourceOptions,
     ) -> libvirt.Domain:
+        boot: dict[str, Any] = {}
+        if self.boot_files:
+            boot = {
+                "kernel": self.boot_files["kernel"].id,
+                "initrd": self.boot_files["initrd"].id,
+                "cmdlines": kernel_cmdlines(lab.kernel_args or ""),
+            }
         return libvirt.Domain(
             name,
+            **boot,
             name=f"{prefix}-{name}",
             type=lab.domain_type,
             vcpu=lab.vcpus,

@@ -48,7 +48,9 @@ TOP_LEVEL_KEYS = (
     "stackVariables",
     "nodeLabels",
 )
-LAB_KEYS = ("managers", "workers", "uri", "image", "cidr", "domainType", "vcpus", "memoryMiB", "diskGiB")
+LAB_KEYS = ("managers", "workers", "uri", "image", "cidr", "domainType", "vcpus", "memoryMiB", "diskGiB", "networkMode", "kernel", "initrd", "kernelArgs")
+NETWORK_MODES = ("nat", "isolated")
+DEFAULT_KERNEL_ARGS = "root=/dev/vda rw console=ttyS0"
 HOST_KEYS = ("name", "address", "privateAddress", "role", "user", "port", "hostKey")
 TRAEFIK_KEYS = ("image", "publishMode", "encryptedNetwork", "dashboard", "acme")
 DASHBOARD_KEYS = ("users",)
@@ -80,6 +82,10 @@ class LabSettings:
     vcpus: int
     memory_mib: int
     disk_gib: int
+    network_mode: str = "nat"
+    kernel: str | None = None  # direct kernel boot: kernel, initrd (URL or local path) and arguments
+    initrd: str | None = None
+    kernel_args: str | None = None
 
     @property
     def gateway(self) -> ipaddress.IPv4Address:
@@ -263,6 +269,37 @@ def hypervisor_endpoint(uri: str) -> SshEndpoint | None:
 # --------------------------------------------------------------------------- sections
 
 
+def _source(value: Any, key: str, allowed: str) -> str:
+    """An http(s) URL, or a local file (made absolute)."""
+    if not isinstance(value, str) or not value.strip():
+        raise refuse(key, value, allowed)
+    value = value.strip()
+    if re.match(r"^https?://\S+$", value):
+        return value
+    path = os.path.abspath(os.path.expanduser(value))
+    if not os.path.isfile(path):
+        raise refuse(key, value, allowed)
+    return path
+
+
+def _kernel_boot(obj: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """Direct kernel boot (for images without a boot loader): kernel and initrd together, and their arguments."""
+    given = [k for k in ("kernel", "initrd") if obj.get(k) is not None]
+    if not given:
+        if obj.get("kernelArgs") is not None:
+            raise refuse("lab.kernelArgs", obj.get("kernelArgs"), "kernel arguments only together with lab.kernel and lab.initrd")
+        return None, None, None
+    if len(given) == 1:
+        missing = "initrd" if given == ["kernel"] else "kernel"
+        raise refuse(f"lab.{given[0]}", obj.get(given[0]), f"direct kernel boot with lab.{missing} too (both or neither)")
+    kernel = _source(obj["kernel"], "lab.kernel", "an http(s) URL or an existing local path of a Linux kernel (vmlinuz)")
+    initrd = _source(obj["initrd"], "lab.initrd", "an http(s) URL or an existing local path of an initramfs")
+    args = obj.get("kernelArgs", DEFAULT_KERNEL_ARGS)
+    if not isinstance(args, str) or not args.strip() or "\n" in args:
+        raise refuse("lab.kernelArgs", args, f"one line of kernel arguments, such as {DEFAULT_KERNEL_ARGS!r}")
+    return kernel, initrd, " ".join(args.split())
+
+
 def _parse_lab(raw: Any, ssh_user: str) -> tuple[LabSettings, tuple[NodeSpec, ...]]:
     obj = _object(raw, "lab")
     _unknown_keys(obj, LAB_KEYS, "lab")
@@ -275,15 +312,8 @@ def _parse_lab(raw: Any, ssh_user: str) -> tuple[LabSettings, tuple[NodeSpec, ..
     if not re.match(r"^qemu(\+ssh|\+tcp|\+tls|\+unix)?://", uri):
         raise refuse("lab.uri", uri, "a libvirt QEMU URI such as qemu:///system or qemu+ssh://user@host/system")
 
-    image = obj.get("image")
-    if not isinstance(image, str) or not image.strip():
-        raise refuse("lab.image", image, "an http(s) URL or an existing local path of a cloud image (qcow2)")
-    image = image.strip()
-    if not re.match(r"^https?://\S+$", image):
-        path = os.path.abspath(os.path.expanduser(image))
-        if not os.path.isfile(path):
-            raise refuse("lab.image", image, "an http(s) URL or an existing local path of a cloud image (qcow2)")
-        image = path
+    image = _source(obj.get("image"), "lab.image", "an http(s) URL or an existing local path of a cloud image (qcow2)")
+    kernel, initrd, kernel_args = _kernel_boot(obj)
 
     cidr_raw = obj.get("cidr", "10.17.3.0/24")
     try:
@@ -310,6 +340,10 @@ def _parse_lab(raw: Any, ssh_user: str) -> tuple[LabSettings, tuple[NodeSpec, ..
         vcpus=_int(obj, "vcpus", "lab.vcpus", 2, 1, 64),
         memory_mib=_int(obj, "memoryMiB", "lab.memoryMiB", 2048, 512),
         disk_gib=_int(obj, "diskGiB", "lab.diskGiB", 20, 4),
+        network_mode=_choice(obj.get("networkMode", "nat"), "lab.networkMode", NETWORK_MODES, " (isolated: the VMs reach only each other and this host)"),
+        kernel=kernel,
+        initrd=initrd,
+        kernel_args=kernel_args,
     )
     jump = lab.hypervisor_ssh
     nodes: list[NodeSpec] = []

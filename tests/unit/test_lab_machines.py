@@ -184,3 +184,28 @@ def test_preview_evaluates_the_dev_stack() -> None:
     p = run_program(base_config(), preview=True)
     assert counts(p)["Domain"] == 3
     assert len(p.of_type("command:remote:Command")) >= 3
+
+
+def test_isolated_network_mode_gives_a_libvirt_network_without_nat() -> None:
+    (net,) = lab_program(networkMode="isolated").of_type(LIBVIRT + "network:Network")
+    assert net.inputs["mode"] == "none"
+
+
+def test_direct_kernel_boot_uploads_kernel_and_initrd_to_the_pool_and_boots_every_vm_from_them(tmp_path) -> None:
+    kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd.img"
+    kernel.write_bytes(b"k")
+    initrd.write_bytes(b"i")
+    p = lab_program(kernel=str(kernel), initrd=str(initrd), kernelArgs="root=/dev/vda  rw console=ttyS0")
+    boot_kernel, boot_initrd = p.named("boot-kernel"), p.named("boot-initrd")
+    assert (boot_kernel.inputs["source"], boot_initrd.inputs["source"]) == (str(kernel), str(initrd))
+    assert boot_kernel.inputs["pool"] == p.named("pool").inputs["name"]
+    for domain in p.of_type(LIBVIRT + "domain:Domain"):
+        assert (domain.inputs["kernel"], domain.inputs["initrd"]) == (boot_kernel.id, boot_initrd.id)
+        assert domain.inputs["cmdlines"] == [{"root": "/dev/vda"}, {"_": "rw"}, {"console": "ttyS0"}]
+
+
+def test_without_kernel_settings_the_vms_boot_their_image_as_usual() -> None:
+    p = lab_program()
+    assert not [v for v in p.of_type(LIBVIRT + "volume:Volume") if v.name.startswith("boot-")]
+    for domain in p.of_type(LIBVIRT + "domain:Domain"):
+        assert "kernel" not in domain.inputs and "cmdlines" not in domain.inputs

@@ -371,3 +371,28 @@ def test_stack_variables_become_strings_sorted_by_name() -> None:
 def test_bad_stack_variables_are_refused(variables: Any, key: str, allowed: str) -> None:
     msg = refused({**lab(), "stackVariables": variables})
     assert f"ha-swarm:{key} " in msg and allowed in msg
+
+
+def test_direct_kernel_boot_settings_default_their_arguments(tmp_path: Path) -> None:
+    (tmp_path / "k").write_bytes(b"k")
+    (tmp_path / "i").write_bytes(b"i")
+    s = parse_settings(lab(kernel=str(tmp_path / "k"), initrd=str(tmp_path / "i")))
+    assert s.lab is not None
+    assert (s.lab.kernel, s.lab.initrd, s.lab.kernel_args) == (str(tmp_path / "k"), str(tmp_path / "i"), "root=/dev/vda rw console=ttyS0")
+    assert parse_settings(lab()).lab.kernel is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "allowed"),
+    [
+        ({"kernel": "https://example.test/vmlinuz"}, "lab.kernel", "lab.initrd too"),
+        ({"initrd": "https://example.test/initrd"}, "lab.initrd", "lab.kernel too"),
+        ({"kernelArgs": "quiet"}, "lab.kernelArgs", "only together with lab.kernel"),
+        ({"kernel": "/nonexistent/vmlinuz", "initrd": "https://example.test/initrd"}, "lab.kernel", "Linux kernel"),
+        ({"kernel": "https://example.test/k", "initrd": "https://example.test/i", "kernelArgs": ""}, "lab.kernelArgs", "one line"),
+        ({"networkMode": "bridge"}, "lab.networkMode", "isolated"),
+    ],
+)
+def test_bad_kernel_boot_and_network_mode_settings_are_refused(overrides: dict[str, Any], key: str, allowed: str) -> None:
+    msg = refused(lab(**overrides))
+    assert f"ha-swarm:{key} " in msg and allowed in msg
