@@ -9,8 +9,9 @@ reverse order, which is the graceful way out of a swarm:
 
 The first manager runs `init` (delete: leave --force, only on a full destroy)
 and `tokens` (secret stdout).  Managers join one after another, each after the
-previous one is settled; workers join in parallel, each depending only on the
-init, the tokens and its own readiness.
+previous one is settled (so on destroy they leave one at a time too, the last
+one first, each fully removed before the next is drained); workers join in
+parallel, each depending only on the init, the tokens and its own readiness.
 """
 
 from __future__ import annotations
@@ -108,7 +109,10 @@ class Swarm(pulumi.ComponentResource):
             Step("manager-check.sh"),
             delete=Step("node-remove.sh", (node.name, node.swarm_address)),
             parent=self,
-            depends_on=[self.init],
+            # A manager's register waits for the previous manager too, so that on destroy the
+            # previous manager is drained only after this one is gone from the node list: two
+            # managers are never taken out at once, and each quorum check sees a settled swarm.
+            depends_on=[self.init, *after],
             triggers=triggers,
             delete_before_replace=True,
         )

@@ -76,6 +76,16 @@ def test_managers_join_one_after_another() -> None:
     assert not p.depends_on(p.named("manager-2-join"), p.named("manager-3-join"))
 
 
+def test_managers_leave_one_at_a_time_each_removed_before_the_previous_is_drained() -> None:
+    # Destroy deletes in reverse dependency order: manager-3's node rm (its register) must come
+    # before manager-2's drain (its settle), so the register depends on the previous settle.
+    p = lab(3, 2)
+    for k in (2, 3):
+        assert p.depends_on(p.named(f"manager-{k}-register"), p.named(f"manager-{k - 1}-settle"))
+    for w in (1, 2):
+        assert not p.depends_on(p.named(f"worker-{w}-register"), p.named("manager-1-settle"))
+
+
 def test_workers_join_in_parallel_at_a_depth_independent_of_their_number() -> None:
     small, large = lab(3, 2), lab(3, 10)
     for p in (small, large):
