@@ -118,7 +118,10 @@ class Deployment:
         # The CLI as the Automation API runs it: the toolchain's pulumi inside the control namespace.
         wrapper = self.cli_root / "bin" / "pulumi"
         wrapper.parent.mkdir(parents=True)
-        wrapper.write_text(f'#!/bin/sh\nexec nsenter --net=/run/netns/{self.harness.ctl_ns} -- {self.toolchain.pulumi} "$@"\n')
+        # (tests/e2e/cli_in_netns.py also relays the engine events to the Automation API's listener.)
+        netns = f"/run/netns/{self.harness.ctl_ns}"
+        relay = Path(__file__).resolve().parent / "cli_in_netns.py"
+        wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} {relay} {netns} {self.toolchain.pulumi} "$@"\n')
         wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
 
     def write_stack_file(self) -> None:

@@ -3,8 +3,8 @@
 #
 # pulumi: `pulumi version`, `pulumi plugin ls`, then a throwaway Python project in /tmp (local file
 #         backend, passphrase, the repository's .venv as virtualenv) runs `pulumi up`, a no-change
-#         `pulumi preview` and `pulumi destroy`. With the command plugin installed the program
-#         declares a pulumi_command.local.Command (`echo hi`); without it, only a stack output.
+#         `pulumi preview` and `pulumi destroy` of a stack output, and checks that the command and
+#         docker plugins are installed (the e2e tests, `make e2e`, exercise them).
 # images: (root) starts its own dockerd (vfs, no bridge, no iptables) in a network namespace of
 #         its own, `docker load`s both tarballs, runs whoami with --network host and asks it over
 #         HTTP on that namespace's loopback, then Traefik in front of it (docker provider), and
@@ -50,16 +50,16 @@ runtime:
     toolchain: pip
     virtualenv: $REPO/.venv
 EOF
-    if grep -q '^command ' <<<"$plugins"; then
-        program='import pulumi
-import pulumi_command
-hi = pulumi_command.local.Command("hi", create="echo hi")
-pulumi.export("stdout", hi.stdout)'
-    else
-        say "no command plugin installed: the program declares no resource"
-        program='import pulumi
+    # The plugins are exercised by the end-to-end tests (make e2e); here they must be installed.
+    local name
+    for name in command docker; do
+        case " ${HA_SWARM_TOOLCHAIN_MISSING:-} " in
+            *" $name "*) say "no $name plugin in this toolchain (see HA_SWARM_TOOLCHAIN_MISSING)" ;;
+            *) grep -q "^$name " <<<"$plugins" || { say "FAIL: the $name plugin is not installed"; return 1; } ;;
+        esac
+    done
+    program='import pulumi
 pulumi.export("stdout", "hi")'
-    fi
     printf '%s\n' "$program" >"$dir/prog/__main__.py"
     (
         cd "$dir/prog"
