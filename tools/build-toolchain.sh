@@ -70,6 +70,10 @@ GOVERSION=$("$GO" env GOVERSION)
 export CGO_ENABLED=0
 export GOFLAGS="-trimpath -buildvcs=false"
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+# Modules come from the module proxy only: no `direct` fallback to version-control hosts.
+GOPROXY=$("$GO" env GOPROXY | sed 's/[,|]direct$//')
+[ -n "$GOPROXY" ] && [ "$GOPROXY" != direct ] || GOPROXY=https://proxy.golang.org
+export GOPROXY
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_HOME=$TC/pulumi-home
 
@@ -299,6 +303,8 @@ provider_part() {
         if "$SRC/build-$own.sh" "$TC/build/$part-own" "$pin" ${own_arg:+"$own_arg"} >>"$logf" 2>&1 \
             && install -m 0755 "$TC/build/$part-own/pulumi-resource-$name" "$TC/plugins/pulumi-resource-$name" \
             && "$TC/bin/pulumi" plugin install resource "$name" "$pin" --file "$TC/plugins/pulumi-resource-$name" --reinstall >>"$logf" 2>&1; then
+            # a generated package schema (the docker bridge writes one) is kept for the schema check
+            [ ! -f "$TC/build/$part-own/schema.json" ] || install -m 0644 "$TC/build/$part-own/schema.json" "$TC/plugins/$name-schema.json"
             rm -rf "$TC/build/$part-own"
             record "$part" "$key" "built pulumi-resource-$name $pin from tools/toolchain/$own (ha-swarm's own: $why), $(size "$TC/plugins/pulumi-resource-$name")"
         else
