@@ -297,8 +297,8 @@ provider_part() {
     fi
     if [ -z "$dir" ]; then
         printf '%s\n' "${errs[@]}" >>"$logf"
-        local why="the module proxy serves no version of ${*} for $pin (tried ${tried[*]}; first answer: ${errs[0]:-none})"
-        log "$part: WARNING: $why"
+        local why="the module proxy serves no version of ${*} for $pin"
+        log "$part: WARNING: $why (tried ${tried[*]}; first answer: ${errs[0]:-none})"
         log "$part: building ha-swarm's own pulumi-resource-$name $pin from tools/toolchain/$own (log: $logf)"
         if "$SRC/build-$own.sh" "$TC/build/$part-own" "$pin" ${own_arg:+"$own_arg"} >>"$logf" 2>&1 \
             && install -m 0755 "$TC/build/$part-own/pulumi-resource-$name" "$TC/plugins/pulumi-resource-$name" \
