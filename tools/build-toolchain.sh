@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build ha-swarm's offline toolchain from Go modules, into a cache outside the repository:
 # the pulumi CLI and Python language host (at the `pulumi` pin of requirements.txt), the
-# `command` and `docker` resource plugins (at the pulumi-command / pulumi-docker pins), and the
+# `command`, `docker` and `libvirt` resource plugins (at the pulumi-command / pulumi-docker /
+# pulumi-libvirt pins: upstream's when the module proxy serves it, else ha-swarm's own), and the
 # Traefik and whoami images (docker-archive tarballs for `docker load`). Only what is missing
 # is built; a second run builds nothing. See tools/toolchain/README.md.
 #
@@ -20,7 +21,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SRC=$REPO/tools/toolchain
 CACHE=${HA_SWARM_CACHE:-$HOME/.cache/ha-swarm}
 TC=$CACHE/toolchain
-ALL_PARTS=(pulumi langhost command docker traefik whoami)
+ALL_PARTS=(pulumi langhost command docker libvirt traefik whoami)
 NEGATIVE_TTL=$((24 * 3600))   # seconds an "unavailable" verdict is trusted before trying again
 
 # shellcheck source-path=SCRIPTDIR source=toolchain/versions.env
@@ -61,6 +62,7 @@ pin() {
 PULUMI_PIN=$(pin pulumi)
 COMMAND_PIN=$(pin pulumi-command)
 DOCKER_PIN=$(pin pulumi-docker)
+LIBVIRT_PIN=$(pin pulumi-libvirt)
 
 # -- Go ------------------------------------------------------------------------------------------
 GO=${GO:-$(command -v go || true)}
@@ -343,6 +345,8 @@ build_docker() {
     provider_part docker docker "$DOCKER_PIN" docker-provider "$DOCKER_UPSTREAM" -- "github.com/pulumi/pulumi-docker/provider/v$major"
 }
 
+build_libvirt() { provider_part libvirt libvirt "$LIBVIRT_PIN" libvirt-provider -- github.com/pulumi/pulumi-libvirt/provider; }
+
 # -- parts: images -------------------------------------------------------------------------------
 # image NAME TAG TAR EPOCH FILE... : a FROM-scratch image as a docker-archive tarball (mkimage.py).
 image() {
@@ -416,7 +420,7 @@ build_whoami() {
 
 # -- run -----------------------------------------------------------------------------------------
 MISSING=0
-log "cache: $TC  (pins: pulumi $PULUMI_PIN, pulumi-command $COMMAND_PIN, pulumi-docker $DOCKER_PIN; $GOVERSION)"
+log "cache: $TC  (pins: pulumi $PULUMI_PIN, pulumi-command $COMMAND_PIN, pulumi-docker $DOCKER_PIN, pulumi-libvirt $LIBVIRT_PIN; $GOVERSION)"
 for p in "${parts[@]}"; do "build_$p"; done
 
 # -- env -----------------------------------------------------------------------------------------

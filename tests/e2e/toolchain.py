@@ -64,14 +64,18 @@ def read_env_file(path: Path) -> dict[str, str]:
     return {k: v for k, v in exported.items() if k.startswith("HA_SWARM_") or k in keep}
 
 
-def find_toolchain() -> tuple[Toolchain | None, str]:
+# What the cloud e2e needs; the lab e2e needs the libvirt plugin too.
+CLOUD_PARTS = ("pulumi", "langhost", "command", "docker", "traefik", "whoami")
+
+
+def find_toolchain(parts: tuple[str, ...] = CLOUD_PARTS) -> tuple[Toolchain | None, str]:
     """The built toolchain, or None and the reason it cannot be used (what to run to build it)."""
     root = cache_dir()
     env_file = root / "env.sh"
     if not env_file.is_file():
         return None, f"no toolchain at {root} (build it with `make toolchain`, about 40 minutes the first time)"
     env = read_env_file(env_file)
-    missing = env.get("HA_SWARM_TOOLCHAIN_MISSING", "").split()
+    missing = [p for p in env.get("HA_SWARM_TOOLCHAIN_MISSING", "").split() if p in parts]
     if missing:
         return None, f"the toolchain at {root} lacks {', '.join(missing)} (see {root}/state/*.status; `make toolchain` builds what is missing)"
     toolchain = Toolchain(root, env)
