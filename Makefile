@@ -74,7 +74,7 @@ clean:
 HA_SWARM_CACHE ?= $(HOME)/.cache/ha-swarm
 export HA_SWARM_CACHE
 
-.PHONY: toolchain toolchain-check toolchain-selftest e2e bench-e2e go-test
+.PHONY: toolchain toolchain-check toolchain-selftest e2e bench-e2e go-test lab-image e2e-lab
 toolchain:
 	tools/build-toolchain.sh >/dev/null
 
@@ -89,6 +89,14 @@ toolchain-selftest: toolchain venv
 # HE_KEEP=1 keeps the hosts and the run's folder.
 e2e: toolchain venv
 	$(PY) -m pytest -q -rs tests/e2e
+
+# The lab for real (issue 7): the lab image (Debian, cloud-init, docker.io, the toolchain's images
+# preloaded; ~2 min the first time), libvirtd started if needed, then 3 VMs under emulation (root).
+lab-image: toolchain
+	. $(HA_SWARM_CACHE)/toolchain/env.sh && tools/build-lab-image.sh --preload "$$HA_SWARM_TRAEFIK_TAR" "$$HA_SWARM_WHOAMI_TAR" >/dev/null
+
+e2e-lab: lab-image venv
+	HA_SWARM_E2E_LAB=1 $(PY) -m pytest -q -rs -s tests/e2e/test_lab.py
 
 bench-e2e: toolchain venv
 	$(PY) -m tools.bench_e2e

@@ -51,16 +51,6 @@ def host_specs() -> list[HostSpec]:
     return [HostSpec(name, f"{SUBNET}.{numbers[name[0]] + int(name[1:])}") for name, _ in HOSTS]
 
 
-def demo_for_test_hosts(source: Path, whoami0_replicas: int) -> dict[str, Any]:
-    """stacks/demo.yml with what this machine needs: the visualizer's port published in host mode
-    (no IPVS here, so no routing mesh), and whoami0's replica count (the config change under test)."""
-    doc = yaml.safe_load(source.read_text())
-    for port in doc["services"]["visualizer"]["ports"]:
-        port["mode"] = "host"
-    doc["services"]["whoami0"]["deploy"]["replicas"] = whoami0_replicas
-    return doc
-
-
 @dataclass
 class StepTimes:
     """How long each step took, printed as it ends and kept for the summary."""
@@ -79,34 +69,21 @@ class StepTimes:
             self.echo(f"[e2e] {what}: {seconds:.1f}s")
 
 
-class Deployment:
-    """The hosts, the program's work directory, the workspace and the stack."""
+class StackRun:
+    """The program's work directory, the backend, the workspace and the stack: what every e2e run has.
+    Subclasses say where the CLI runs (`pulumi_command`) and what the stack's config is (`configure`)."""
 
     def __init__(self, toolchain: Toolchain, run_dir: Path, echo: Callable[[str], None] = print) -> None:
         self.toolchain = toolchain
         self.run_dir = run_dir
         self.times = StepTimes(echo=echo)
-        self.harness = Harness(host_specs(), prefix=PREFIX, subnet=SUBNET, state_dir=STATE_DIR, images=False)
         self.work_dir = run_dir / "program"
         self.backend = run_dir / "state"
         self.home = run_dir / "ha-swarm-home"  # HA_SWARM_HOME: the Docker provider's key file
-        self.cli_root = run_dir / "cli"
         self.stack_file = run_dir / "demo.yml"
         self.outputs: list[str] = []  # everything the CLI printed, to look for secrets in
         self.stack: auto.Stack | None = None
-        self.workers = list(FIRST_WORKERS)
         self.whoami0_replicas = 2
-
-    # -- setting up ------------------------------------------------------------------------
-
-    def start_hosts(self) -> None:
-        with self.times.step(f"test hosts up ({len(self.harness.hosts)})"):
-            self.harness.up()
-        with self.times.step("Traefik and whoami images loaded on every host"):
-            images = [self.toolchain.traefik[1].read_bytes(), self.toolchain.whoami[1].read_bytes()]
-            for host in self.harness:
-                for tar in images:
-                    host.exec(["docker", "load"], input=tar, timeout=300, check=True)
 
     def prepare_program(self) -> None:
         self.work_dir.mkdir(parents=True)
@@ -115,17 +92,28 @@ class Deployment:
         self.backend.mkdir()
         self.home.mkdir(mode=0o700)
         self.write_stack_file()
-        # The CLI as the Automation API runs it: the toolchain's pulumi inside the control namespace.
-        wrapper = self.cli_root / "bin" / "pulumi"
-        wrapper.parent.mkdir(parents=True)
-        # (tests/e2e/cli_in_netns.py also relays the engine events to the Automation API's listener.)
-        netns = f"/run/netns/{self.harness.ctl_ns}"
-        relay = Path(__file__).resolve().parent / "cli_in_netns.py"
-        wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} {relay} {netns} {self.toolchain.pulumi} "$@"\n')
-        wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
 
     def write_stack_file(self) -> None:
-        self.stack_file.write_text(yaml.safe_dump(demo_for_test_hosts(REPO / "stacks" / "demo.yml", self.whoami0_replicas), sort_keys=False))
+        self.stack_file.write_text(yaml.safe_dump(self.stack_document(), sort_keys=False))
+
+    def stack_document(self) -> dict[str, Any]:
+        doc = yaml.safe_load((REPO / "stacks" / "demo.yml").read_text())
+        doc["services"]["whoami0"]["deploy"]["replicas"] = self.whoami0_replicas
+        return doc
+
+    def pulumi_command(self) -> auto.PulumiCommand:
+        return auto.PulumiCommand(root=str(self.toolchain.root))
+
+    def configure(self) -> None:
+        raise NotImplementedError
+
+    def set_config(self, values: dict[str, str], private_key: str) -> None:
+        """Plain keys as they are (objects as JSON text), `stacks` as a list, the key as a secret."""
+        assert self.stack is not None
+        self.stack.set_all_config({f"ha-swarm:{k}": auto.ConfigValue(v) for k, v in values.items()})
+        # `stacks` is typed (array of strings) in Pulumi.yaml: set as a list, not as JSON text.
+        self.stack.set_config("ha-swarm:stacks[0]", auto.ConfigValue(str(self.stack_file)), path=True)
+        self.stack.set_config("ha-swarm:sshPrivateKey", auto.ConfigValue(private_key, secret=True))
 
     def env_vars(self) -> dict[str, str]:
         env = {k: v for k, v in self.toolchain.env.items() if k.startswith("PULUMI_")}
@@ -145,40 +133,12 @@ class Deployment:
             pulumi_home=self.toolchain.pulumi_home,
             env_vars=self.env_vars(),
             secrets_provider="passphrase",
-            pulumi_command=auto.PulumiCommand(root=str(self.cli_root)),
+            pulumi_command=self.pulumi_command(),
         )
         with self.times.step("stack created and configured"):
             self.stack = auto.create_or_select_stack(STACK, work_dir=str(self.work_dir), opts=opts)
             self.configure()
         return self.stack
-
-    def host_entry(self, name: str, role: str) -> dict[str, Any]:
-        host = self.harness[name]
-        return {"name": host.hostname, "address": host.address, "role": role, "hostKey": host.host_key}
-
-    def configure(self) -> None:
-        assert self.stack is not None
-        roles = dict(HOSTS)
-        hosts = [self.host_entry(n, r) for n, r in HOSTS if r == "manager"] + [self.host_entry(n, roles[n]) for n in self.workers]
-        traefik_image, _ = self.toolchain.traefik
-        whoami_image, _ = self.toolchain.whoami
-        values = {
-            "target": "cloud",
-            "cloud": json.dumps({"hosts": hosts}),
-            "sshUser": "swarm",
-            "domain": DOMAIN,
-            # No IPVS on this machine: Traefik publishes port 80 in host mode, so it runs on every manager.
-            "traefik": json.dumps({"image": traefik_image, "publishMode": "host"}),
-            # The visualizer's image cannot be had here: the whoami image stands in for it.
-            "stackVariables": json.dumps({"WHOAMI_IMAGE": whoami_image, "VISUALIZER_IMAGE": whoami_image}),
-        }
-        self.stack.set_all_config({f"ha-swarm:{k}": auto.ConfigValue(v) for k, v in values.items()})
-        # `stacks` is typed (array of strings) in Pulumi.yaml: set as a list, not as JSON text.
-        self.stack.set_config("ha-swarm:stacks[0]", auto.ConfigValue(str(self.stack_file)), path=True)
-        self.stack.set_config("ha-swarm:sshPrivateKey", auto.ConfigValue(self.private_key(), secret=True))
-
-    def private_key(self) -> str:
-        return self.harness.key_path.read_text()
 
     # -- the operations ------------------------------------------------------------------------
 
@@ -207,6 +167,73 @@ class Deployment:
     def state_files(self) -> list[Path]:
         """Every file the backend holds for the stack (the checkpoint and its backups and history)."""
         return [p for p in self.backend.rglob("*") if p.is_file()]
+
+
+class Deployment(StackRun):
+    """The cloud target on the integration harness's hosts (he-*), the CLI in their control namespace."""
+
+    def __init__(self, toolchain: Toolchain, run_dir: Path, echo: Callable[[str], None] = print) -> None:
+        super().__init__(toolchain, run_dir, echo)
+        self.harness = Harness(host_specs(), prefix=PREFIX, subnet=SUBNET, state_dir=STATE_DIR, images=False)
+        self.cli_root = run_dir / "cli"
+        self.workers = list(FIRST_WORKERS)
+
+    # -- setting up ------------------------------------------------------------------------
+
+    def start_hosts(self) -> None:
+        with self.times.step(f"test hosts up ({len(self.harness.hosts)})"):
+            self.harness.up()
+        with self.times.step("Traefik and whoami images loaded on every host"):
+            images = [self.toolchain.traefik[1].read_bytes(), self.toolchain.whoami[1].read_bytes()]
+            for host in self.harness:
+                for tar in images:
+                    host.exec(["docker", "load"], input=tar, timeout=300, check=True)
+
+    def prepare_program(self) -> None:
+        super().prepare_program()
+        # The CLI as the Automation API runs it: the toolchain's pulumi inside the control namespace.
+        wrapper = self.cli_root / "bin" / "pulumi"
+        wrapper.parent.mkdir(parents=True)
+        # (tests/e2e/cli_in_netns.py also relays the engine events to the Automation API's listener.)
+        netns = f"/run/netns/{self.harness.ctl_ns}"
+        relay = Path(__file__).resolve().parent / "cli_in_netns.py"
+        wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} {relay} {netns} {self.toolchain.pulumi} "$@"\n')
+        wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+
+    def pulumi_command(self) -> auto.PulumiCommand:
+        return auto.PulumiCommand(root=str(self.cli_root))
+
+    def stack_document(self) -> dict[str, Any]:
+        """stacks/demo.yml with the visualizer's port published in host mode (no IPVS here, so no routing mesh)."""
+        doc = super().stack_document()
+        for port in doc["services"]["visualizer"]["ports"]:
+            port["mode"] = "host"
+        return doc
+
+    def host_entry(self, name: str, role: str) -> dict[str, Any]:
+        host = self.harness[name]
+        return {"name": host.hostname, "address": host.address, "role": role, "hostKey": host.host_key}
+
+    def configure(self) -> None:
+        assert self.stack is not None
+        roles = dict(HOSTS)
+        hosts = [self.host_entry(n, r) for n, r in HOSTS if r == "manager"] + [self.host_entry(n, roles[n]) for n in self.workers]
+        traefik_image, _ = self.toolchain.traefik
+        whoami_image, _ = self.toolchain.whoami
+        values = {
+            "target": "cloud",
+            "cloud": json.dumps({"hosts": hosts}),
+            "sshUser": "swarm",
+            "domain": DOMAIN,
+            # No IPVS on this machine: Traefik publishes port 80 in host mode, so it runs on every manager.
+            "traefik": json.dumps({"image": traefik_image, "publishMode": "host"}),
+            # The visualizer's image cannot be had here: the whoami image stands in for it.
+            "stackVariables": json.dumps({"WHOAMI_IMAGE": whoami_image, "VISUALIZER_IMAGE": whoami_image}),
+        }
+        self.set_config(values, self.private_key())
+
+    def private_key(self) -> str:
+        return self.harness.key_path.read_text()
 
     # -- looking at the hosts ------------------------------------------------------------------
 

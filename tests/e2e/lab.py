@@ -1,0 +1,148 @@
+"""The lab target for real: libvirt VMs on this machine (qemu software emulation), from the image
+that `tools/build-lab-image.sh` builds (Debian with cloud-init and docker.io, the toolchain's
+Traefik and whoami images preloaded, direct kernel boot), driven through the Automation API.
+
+The VMs sit on an isolated libvirt network (`lab.networkMode: isolated`, 10.231.92.0/24): this
+machine reaches them through libvirt's bridge, they reach nothing else.  `tools/libvirt-up.sh`
+starts libvirtd when it is not running, `tools/libvirt-down.sh` stops what it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pulumi import automation as auto
+
+from tests.e2e.deployment import DOMAIN, StackRun
+from tests.e2e.toolchain import REPO, Toolchain
+
+LAB_STACK = "e2elab"
+CIDR = "10.231.92.0/24"
+MANAGER = "10.231.92.11"
+WORKERS = ("10.231.92.21", "10.231.92.22")
+PREFIX = f"ha-swarm-{LAB_STACK}"
+LAB_IMAGE_SCRIPT = REPO / "tools" / "build-lab-image.sh"
+SSH_OPTIONS = ("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
+
+
+def lab_image_env(toolchain: Toolchain, build: bool) -> tuple[dict[str, str] | None, str]:
+    """The lab image's files (HA_SWARM_LAB_*), built when `build`; else only when cached."""
+    preload = [str(toolchain.traefik[1]), str(toolchain.whoami[1])]
+    argv = ["bash", str(LAB_IMAGE_SCRIPT), *([] if build else ["--check"]), "--preload", *preload]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=3600, check=False)
+    if res.returncode != 0:
+        tail = res.stderr.strip().splitlines()[-1:] or ["no output"]
+        return None, f"the lab image is not built ({tail[0]}); `make lab-image` builds it (about 10 minutes)"
+    env = {}
+    for line in res.stdout.splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, value = line[len("export ") :].split("=", 1)
+            env[key] = subprocess.run(["bash", "-c", f"printf %s {value}"], capture_output=True, text=True, check=True).stdout
+    return env, ""
+
+
+class LabDeployment(StackRun):
+    """1 manager and 2 workers as libvirt domains of type qemu."""
+
+    def __init__(self, toolchain: Toolchain, image: dict[str, str], run_dir: Path, echo: Callable[[str], None] = print) -> None:
+        super().__init__(toolchain, run_dir, echo)
+        self.image = image
+        self.key = run_dir / "id_ed25519"
+        self.libvirt_started = False
+
+    def start_libvirt(self) -> None:
+        with self.times.step("libvirt ready"):
+            subprocess.run(["bash", str(REPO / "tools" / "libvirt-up.sh")], check=True, timeout=1200)
+            self.libvirt_started = True
+
+    def prepare_program(self) -> None:
+        super().prepare_program()
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ha-swarm-e2e-lab", "-f", str(self.key)], check=True)
+
+    def configure(self) -> None:
+        traefik_image, _ = self.toolchain.traefik
+        whoami_image, _ = self.toolchain.whoami
+        lab = {
+            "managers": 1,
+            "workers": 2,
+            "uri": "qemu:///system",
+            "image": self.image["HA_SWARM_LAB_IMAGE"],
+            "kernel": self.image["HA_SWARM_LAB_KERNEL"],
+            "initrd": self.image["HA_SWARM_LAB_INITRD"],
+            "kernelArgs": self.image["HA_SWARM_LAB_KERNEL_ARGS"],
+            "cidr": CIDR,
+            "networkMode": "isolated",
+            "domainType": "qemu",
+            "vcpus": 1,
+            "memoryMiB": 1536,
+            "diskGiB": 8,
+        }
+        values = {
+            "target": "lab",
+            "lab": json.dumps(lab),
+            "sshPublicKey": self.key.with_suffix(".pub").read_text().strip(),
+            "domain": DOMAIN,
+            # The VMs' kernels have IPVS: Traefik behind the routing mesh, as the product's default.
+            "traefik": json.dumps({"image": traefik_image}),
+            "stackVariables": json.dumps({"WHOAMI_IMAGE": whoami_image, "VISUALIZER_IMAGE": whoami_image}),
+        }
+        self.set_config(values, self.key.read_text())
+
+    def create_stack(self) -> auto.Stack:
+        opts = auto.LocalWorkspaceOptions(
+            work_dir=str(self.work_dir),
+            pulumi_home=self.toolchain.pulumi_home,
+            env_vars=self.env_vars(),
+            secrets_provider="passphrase",
+            pulumi_command=self.pulumi_command(),
+        )
+        with self.times.step("stack created and configured"):
+            self.stack = auto.create_or_select_stack(LAB_STACK, work_dir=str(self.work_dir), opts=opts)
+            self.configure()
+        return self.stack
+
+    # -- looking at the VMs --------------------------------------------------------------------
+
+    def ssh(self, address: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        argv = ["ssh", *SSH_OPTIONS, "-i", str(self.key), f"swarm@{address}", command]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def nodes(self) -> list[dict[str, str]]:
+        res = self.ssh(MANAGER, "docker node ls --format '{{json .}}'")
+        assert res.returncode == 0, res.stderr
+        return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+
+    def running(self, service: str) -> list[str]:
+        res = self.ssh(MANAGER, f"docker service ps {service} --filter desired-state=running --format '{{{{.CurrentState}}}}'")
+        return [line for line in res.stdout.splitlines() if line.startswith("Running")]
+
+    def curl(self, address: str, host_header: str, *extra: str) -> subprocess.CompletedProcess:
+        argv = ["curl", "--noproxy", "*", "-sS", "--max-time", "10", "-H", f"Host: {host_header}", *extra, f"http://{address}/"]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+
+    def libvirt_leftovers(self) -> list[str]:
+        """Domains, networks, pools and volumes of this stack that libvirt still has."""
+        left = []
+        for kind, listing in (("domain", ["list", "--all", "--name"]), ("network", ["net-list", "--all", "--name"]), ("pool", ["pool-list", "--all", "--name"])):
+            out = subprocess.run(["virsh", "-c", "qemu:///system", *listing], capture_output=True, text=True, check=False).stdout
+            left += [f"{kind} {name}" for name in out.split() if name.startswith(PREFIX)]
+        pool_dir = Path("/var/lib/libvirt/images") / PREFIX
+        if pool_dir.exists() and any(pool_dir.iterdir()):
+            left.append(f"volumes in {pool_dir}")
+        return left
+
+    def close(self) -> None:
+        if self.stack is not None:
+            try:
+                self.stack.destroy(on_output=self._record, color="never")
+            except auto.CommandError as err:
+                print(f"[e2e-lab] destroy while tearing down failed: {str(err)[-2000:]}", file=sys.stderr)
+        if self.libvirt_started and not os.environ.get("HE_KEEP"):
+            subprocess.run(["bash", str(REPO / "tools" / "libvirt-down.sh")], check=False, timeout=300)
+        shutil.rmtree(self.run_dir, ignore_errors=True)

@@ -1,0 +1,104 @@
+"""Issue 7: the lab for real.  `up` of 1 manager and 2 workers as libvirt VMs (qemu software
+emulation) from the locally built image, Traefik answering through the routing mesh on every VM,
+sticky sessions, a no-change preview, and `destroy` leaving nothing in libvirt.
+
+Slow (VMs under emulation): it runs with `make e2e-lab`, or in `make test` only when
+HA_SWARM_E2E_LAB=1 and the lab image is already built.  Each step prints how long it took."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import say
+from tests.e2e.deployment import DOMAIN, hostnames
+from tests.e2e.lab import MANAGER, WORKERS, LabDeployment, lab_image_env
+from tests.e2e.toolchain import find_toolchain
+from tests.integration.cluster import wait_for
+from tests.integration.harness import TeardownGuard
+
+pytestmark = pytest.mark.skipif(os.environ.get("HA_SWARM_E2E_LAB", "") in ("", "0"), reason="the lab e2e runs with make e2e-lab (HA_SWARM_E2E_LAB=1)")
+VMS = (MANAGER, *WORKERS)
+
+
+@pytest.fixture(scope="module")
+def lab(request: pytest.FixtureRequest) -> Iterator[LabDeployment]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: libvirtd, its bridge, VMs")
+    toolchain, why = find_toolchain(("pulumi", "langhost", "command", "docker", "libvirt", "traefik", "whoami"))
+    if toolchain is None:
+        pytest.skip(f"lab e2e not run: {why}")
+    start = time.monotonic()
+    image, why = lab_image_env(toolchain, build=os.environ.get("HA_SWARM_E2E_LAB_BUILD", "1") != "0")
+    if image is None:
+        pytest.skip(f"lab e2e not run: {why}")
+    say(request.config, f"[e2e-lab] lab image ready in {time.monotonic() - start:.1f}s: {image['HA_SWARM_LAB_IMAGE']}")
+    dep = LabDeployment(toolchain, image, Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-lab-")), echo=lambda line: say(request.config, line))
+    guard = TeardownGuard(dep.close)
+    try:
+        dep.start_libvirt()
+        dep.prepare_program()
+        dep.create_stack()
+        yield dep
+    finally:
+        say(request.config, "[e2e-lab] times: " + "; ".join(f"{what} {seconds:.1f}s" for what, seconds in dep.times.lines))
+        guard.run()
+
+
+def answers(lab: LabDeployment, address: str, service: str, count: int, *extra: str) -> list[str]:
+    out = []
+    for _ in range(count):
+        res = lab.curl(address, f"{service}.{DOMAIN}", "--fail", *extra)
+        assert res.returncode == 0, f"http://{address}/ with Host: {service}.{DOMAIN}: {res.stderr.strip()}"
+        out.append(res.stdout)
+    return out
+
+
+def serves_both(lab: LabDeployment, address: str, service: str) -> bool:
+    try:
+        return len(set(hostnames(answers(lab, address, service, 4)))) == 2
+    except AssertionError:
+        return False
+
+
+def test_up_boots_three_vms_and_forms_the_swarm(lab: LabDeployment) -> None:
+    start = time.monotonic()
+    result = lab.up("up from nothing (3 VMs)")
+    assert result.summary.result == "succeeded"
+    nodes = lab.nodes()
+    assert sorted(n["Hostname"] for n in nodes) == ["manager-1", "worker-1", "worker-2"]
+    assert all(n["Status"] == "Ready" for n in nodes), nodes
+    for service in ("traefik", "demo_whoami0", "demo_whoami1", "demo_visualizer"):
+        wait_for(lambda s=service: lab.running(s), 300, f"{service} to run")
+    wait_for(lambda: serves_both(lab, MANAGER, "whoami0"), 300, "the first whoami0 answers through Traefik")
+    first_answer = time.monotonic() - start
+    lab.times.lines.append(("until the first whoami answers (from the start of up)", first_answer))
+    lab.times.echo(f"[e2e] until the first whoami answers: {first_answer:.1f}s")
+
+
+def test_traefik_answers_through_the_routing_mesh_on_every_vm(lab: LabDeployment) -> None:
+    for address in VMS:
+        wait_for(lambda a=address: serves_both(lab, a, "whoami0"), 120, f"whoami0 through the routing mesh on {address}")
+
+
+def test_whoami1_is_sticky_with_its_cookie(lab: LabDeployment) -> None:
+    jar = lab.run_dir / "cookies"
+    wait_for(lambda: serves_both(lab, MANAGER, "whoami1"), 120, "whoami1 on both tasks")
+    pinned = hostnames(answers(lab, WORKERS[0], "whoami1", 6, "-c", str(jar), "-b", str(jar)))
+    assert len(set(pinned)) == 1, pinned
+
+
+def test_a_preview_after_up_changes_nothing(lab: LabDeployment) -> None:
+    lab.preview("preview with no change", expect_no_changes=True)
+
+
+def test_destroy_leaves_no_domain_volume_or_network(lab: LabDeployment) -> None:
+    lab.destroy("destroy")
+    assert lab.libvirt_leftovers() == []
+    lab.stack.workspace.remove_stack("e2elab")  # type: ignore[union-attr]
+    lab.stack = None
