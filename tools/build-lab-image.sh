@@ -15,7 +15,8 @@
 #   tools/build-lab-image.sh --preload A.tar B.tar  the same, with these `docker save` archives in
 #                                                   /var/lib/ha-swarm/preload/, `docker load`ed at
 #                                                   first boot before cloud-init's final stage
-#   tools/build-lab-image.sh --check [--preload ...]  build nothing; exit 0 if that image is built
+#   tools/build-lab-image.sh --check [--preload ...]  build nothing; exit 0 (and print the env) if
+#                                                   that image is built
 #   tools/build-lab-image.sh --rebuild              build again even when cached (fresh packages)
 #
 #   eval "$(tools/build-lab-image.sh)"   or   . "${HA_SWARM_CACHE:-$HOME/.cache/ha-swarm}/lab/env.sh"
@@ -355,7 +356,7 @@ emit_env() {
 }
 
 if [ "$check" = 1 ]; then
-    if [ -f "$IMAGE/.complete" ]; then log "built: $IMAGE"; exit 0; fi
+    if [ -f "$IMAGE/.complete" ]; then log "built: $IMAGE"; emit_env; exit 0; fi
     log "MISSING: $IMAGE (base $([ -f "$BASE/.complete" ] && echo cached || echo missing))"
     exit 1
 fi

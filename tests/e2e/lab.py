@@ -44,6 +44,9 @@ def lab_image_env(toolchain: Toolchain, build: bool) -> tuple[dict[str, str] | N
         if line.startswith("export ") and "=" in line:
             key, value = line[len("export ") :].split("=", 1)
             env[key] = subprocess.run(["bash", "-c", f"printf %s {value}"], capture_output=True, text=True, check=True).stdout
+    missing = [k for k in ("HA_SWARM_LAB_IMAGE", "HA_SWARM_LAB_KERNEL", "HA_SWARM_LAB_INITRD", "HA_SWARM_LAB_KERNEL_ARGS") if not env.get(k)]
+    if missing:
+        return None, f"{LAB_IMAGE_SCRIPT.name} printed no {', '.join(missing)}"
     return env, ""
 
 
