@@ -83,6 +83,7 @@ class StackRun:
         self.stack_file = run_dir / "demo.yml"
         self.outputs: list[str] = []  # everything the CLI printed, to look for secrets in
         self.stack: auto.Stack | None = None
+        self.stack_name = STACK
         self.whoami0_replicas = 2
 
     def prepare_program(self) -> None:
@@ -136,7 +137,7 @@ class StackRun:
             pulumi_command=self.pulumi_command(),
         )
         with self.times.step("stack created and configured"):
-            self.stack = auto.create_or_select_stack(STACK, work_dir=str(self.work_dir), opts=opts)
+            self.stack = auto.create_or_select_stack(self.stack_name, work_dir=str(self.work_dir), opts=opts)
             self.configure()
         return self.stack
 
@@ -162,7 +163,7 @@ class StackRun:
 
     def remove_stack(self) -> None:
         assert self.stack is not None
-        self.stack.workspace.remove_stack(STACK)
+        self.stack.workspace.remove_stack(self.stack_name)
 
     def state_files(self) -> list[Path]:
         """Every file the backend holds for the stack (the checkpoint and its backups and history)."""
@@ -271,6 +272,16 @@ class Deployment(StackRun):
                 print(f"[e2e] destroy while tearing down failed: {str(err)[-2000:]}", file=sys.stderr)
         self.harness.down()
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def answers(curl: Callable[..., subprocess.CompletedProcess], address: str, service: str, count: int, *extra: str) -> list[str]:
+    """COUNT answers of SERVICE.DOMAIN through the Traefik at ADDRESS (each a 200 with a body), by CURL."""
+    out = []
+    for _ in range(count):
+        res = curl(address, f"{service}.{DOMAIN}", "--fail", *extra)
+        assert res.returncode == 0, f"http://{address}/ with Host: {service}.{DOMAIN}: curl exited {res.returncode}: {res.stderr.strip()}"
+        out.append(res.stdout)
+    return out
 
 
 def hostnames(answers: Sequence[str]) -> list[str]:

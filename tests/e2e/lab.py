@@ -58,6 +58,7 @@ class LabDeployment(StackRun):
         self.image = image
         self.key = run_dir / "id_ed25519"
         self.libvirt_started = False
+        self.stack_name = LAB_STACK
 
     def start_libvirt(self) -> None:
         with self.times.step("libvirt ready"):
@@ -96,19 +97,6 @@ class LabDeployment(StackRun):
             "stackVariables": json.dumps({"WHOAMI_IMAGE": whoami_image, "VISUALIZER_IMAGE": whoami_image}),
         }
         self.set_config(values, self.key.read_text())
-
-    def create_stack(self) -> auto.Stack:
-        opts = auto.LocalWorkspaceOptions(
-            work_dir=str(self.work_dir),
-            pulumi_home=self.toolchain.pulumi_home,
-            env_vars=self.env_vars(),
-            secrets_provider="passphrase",
-            pulumi_command=self.pulumi_command(),
-        )
-        with self.times.step("stack created and configured"):
-            self.stack = auto.create_or_select_stack(LAB_STACK, work_dir=str(self.work_dir), opts=opts)
-            self.configure()
-        return self.stack
 
     # -- looking at the VMs --------------------------------------------------------------------
 

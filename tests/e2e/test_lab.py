@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import say
-from tests.e2e.deployment import DOMAIN, hostnames
+from tests.e2e.deployment import answers as curl_answers
+from tests.e2e.deployment import hostnames
 from tests.e2e.lab import MANAGER, WORKERS, LabDeployment, lab_image_env
 from tests.e2e.toolchain import find_toolchain
 from tests.integration.cluster import wait_for
@@ -51,12 +52,7 @@ def lab(request: pytest.FixtureRequest) -> Iterator[LabDeployment]:
 
 
 def answers(lab: LabDeployment, address: str, service: str, count: int, *extra: str) -> list[str]:
-    out = []
-    for _ in range(count):
-        res = lab.curl(address, f"{service}.{DOMAIN}", "--fail", *extra)
-        assert res.returncode == 0, f"http://{address}/ with Host: {service}.{DOMAIN}: {res.stderr.strip()}"
-        out.append(res.stdout)
-    return out
+    return curl_answers(lab.curl, address, service, count, *extra)
 
 
 def serves_both(lab: LabDeployment, address: str, service: str) -> bool:
@@ -100,5 +96,5 @@ def test_a_preview_after_up_changes_nothing(lab: LabDeployment) -> None:
 def test_destroy_leaves_no_domain_volume_or_network(lab: LabDeployment) -> None:
     lab.destroy("destroy")
     assert lab.libvirt_leftovers() == []
-    lab.stack.workspace.remove_stack("e2elab")  # type: ignore[union-attr]
+    lab.remove_stack()
     lab.stack = None

@@ -8,6 +8,7 @@ import json
 import re
 
 from tests.e2e.deployment import DOMAIN, STACK, Deployment, hostnames
+from tests.e2e.deployment import answers as curl_answers
 from tests.integration.cluster import wait_for
 
 SERVICES = ("traefik", "demo_whoami0", "demo_whoami1", "demo_visualizer")
@@ -21,13 +22,7 @@ def managers(dep: Deployment) -> list[str]:
 
 
 def answers(dep: Deployment, address: str, service: str, count: int, *extra: str) -> list[str]:
-    """COUNT answers of SERVICE through the Traefik of ADDRESS (each must be a 200 with a whoami body)."""
-    out = []
-    for _ in range(count):
-        res = dep.curl(address, f"{service}.{DOMAIN}", "--fail", *extra)
-        assert res.returncode == 0, f"http://{address}/ with Host: {service}.{DOMAIN}: curl exited {res.returncode}: {res.stderr.strip()}"
-        out.append(res.stdout)
-    return out
+    return curl_answers(dep.curl, address, service, count, *extra)
 
 
 def routed(dep: Deployment, address: str, service: str, replicas: int) -> bool:
