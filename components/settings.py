@@ -437,6 +437,13 @@ def _parse_stacks(raw: Any) -> tuple[str, ...]:
     return tuple(s.strip() for s in raw)
 
 
+def _scalar_text(value: Any, key: str) -> str:
+    """A string, number or boolean value as text (booleans as true/false, the way YAML writes them)."""
+    if isinstance(value, (Mapping, list)) or value is None:
+        raise refuse(key, value, "a string, number or boolean value")
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Provided by the program itself (components/stacks.py); a stack variable may not redefine them.
 RESERVED_STACK_VARIABLES = ("DOMAIN",)
@@ -451,9 +458,7 @@ def _parse_stack_variables(raw: Any) -> tuple[tuple[str, str], ...]:
             raise refuse(f"stackVariables.{name}", value, "a variable name of letters, digits and '_', not starting with a digit")
         if name in RESERVED_STACK_VARIABLES:
             raise refuse(f"stackVariables.{name}", value, f"a name other than {', '.join(RESERVED_STACK_VARIABLES)}, which the program sets from its own settings")
-        if isinstance(value, (Mapping, list)) or value is None:
-            raise refuse(f"stackVariables.{name}", value, "a string, number or boolean value")
-        pairs.append((str(name), str(value).lower() if isinstance(value, bool) else str(value)))
+        pairs.append((str(name), _scalar_text(value, f"stackVariables.{name}")))
     return tuple(sorted(pairs))
 
 
@@ -469,9 +474,7 @@ def _parse_node_labels(raw: Any, names: Sequence[str]) -> tuple[tuple[str, tuple
         for k, v in labels.items():
             if not _LABEL_KEY.match(str(k)) or str(k).startswith("ha-swarm."):
                 raise refuse(f"nodeLabels.{node}.{k}", v, "a label name of letters, digits, '.', '_', '-' (the ha-swarm. prefix is reserved)")
-            if isinstance(v, (Mapping, list)) or v is None:
-                raise refuse(f"nodeLabels.{node}.{k}", v, "a string, number or boolean value")
-            pairs.append((str(k), str(v).lower() if isinstance(v, bool) else str(v)))
+            pairs.append((str(k), _scalar_text(v, f"nodeLabels.{node}.{k}")))
         result.append((node, tuple(sorted(pairs))))
     return tuple(sorted(result))
 
