@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-from tests.e2e.deployment import Deployment
+from tests.e2e.deployment import Deployment, StackRun
 from tests.e2e.toolchain import Toolchain, find_toolchain
 from tests.integration.harness import TeardownGuard
 
 KEEP = os.environ.get("HE_KEEP", "") not in ("", "0")
+D = TypeVar("D", bound=StackRun)
 
 
 def say(config: pytest.Config, line: str) -> None:
@@ -35,23 +38,32 @@ def toolchain() -> Toolchain:
     return found
 
 
-@pytest.fixture(scope="module")
-def deployment(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[Deployment]:
-    run_dir = Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-"))
-    dep = Deployment(toolchain, run_dir, echo=lambda line: say(request.config, line))
+@contextmanager
+def started(request: pytest.FixtureRequest, dep: D, start: Callable[[], None], keep_note: str = "") -> Iterator[D]:
+    """START the run's machines, prepare the program and the stack; at the end print the times and
+    tear down (also on a signal), unless KEEP_NOTE is given: then keep everything and say so."""
     guard = TeardownGuard(dep.close)
     try:
-        dep.start_hosts()
+        start()
         dep.prepare_program()
         dep.create_stack()
         yield dep
     finally:
         say(request.config, "[e2e] times: " + "; ".join(f"{what} {seconds:.1f}s" for what, seconds in dep.times.lines))
-        if KEEP:
-            say(request.config, f"[e2e] HE_KEEP set: hosts and {run_dir} kept (remove the hosts: HS_HOSTS_DIR=/tmp/he-hosts python -m tests.integration.harness down)")
+        if keep_note:
+            say(request.config, keep_note)
             guard.release()
         else:
             guard.run()
+
+
+@pytest.fixture(scope="module")
+def deployment(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[Deployment]:
+    run_dir = Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-"))
+    dep = Deployment(toolchain, run_dir, echo=lambda line: say(request.config, line))
+    keep = f"[e2e] HE_KEEP set: hosts and {run_dir} kept (remove the hosts: HS_HOSTS_DIR=/tmp/he-hosts python -m tests.integration.harness down)"
+    with started(request, dep, dep.start_hosts, keep if KEEP else "") as running:
+        yield running
 
 
 @pytest.hookimpl(hookwrapper=True)

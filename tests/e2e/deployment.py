@@ -165,6 +165,15 @@ class StackRun:
         assert self.stack is not None
         self.stack.workspace.remove_stack(self.stack_name)
 
+    def destroy_quietly(self) -> None:
+        """When tearing down: destroy what the stack still holds, reporting (not raising) a failure."""
+        if self.stack is None:
+            return
+        try:
+            self.stack.destroy(on_output=self._record, color="never")
+        except auto.CommandError as err:
+            print(f"[e2e] destroy while tearing down failed: {str(err)[-2000:]}", file=sys.stderr)
+
     def state_files(self) -> list[Path]:
         """Every file the backend holds for the stack (the checkpoint and its backups and history)."""
         return [p for p in self.backend.rglob("*") if p.is_file()]
@@ -243,20 +252,17 @@ class Deployment(StackRun):
         return self.harness["m1"]
 
     def nodes(self) -> list[dict[str, str]]:
-        out = self.first.docker("node", "ls", "--format", "{{json .}}")
-        return [json.loads(line) for line in out.splitlines() if line.strip()]
+        return json_lines(self.first.docker("node", "ls", "--format", "{{json .}}"))
 
     def tasks(self, service: str) -> list[dict[str, str]]:
-        out = self.first.docker("service", "ps", service, "--filter", "desired-state=running", "--format", "{{json .}}", "--no-trunc")
-        return [json.loads(line) for line in out.splitlines() if line.strip()]
+        return json_lines(self.first.docker("service", "ps", service, "--filter", "desired-state=running", "--format", "{{json .}}", "--no-trunc"))
 
     def running(self, service: str) -> list[dict[str, str]]:
         return [t for t in self.tasks(service) if t["CurrentState"].startswith("Running")]
 
     def curl(self, address: str, host_header: str, *extra: str) -> subprocess.CompletedProcess:
         """An HTTP request from the control namespace, as a user's browser would send it."""
-        argv = ["curl", "--noproxy", "*", "-sS", "--max-time", "10", "-H", f"Host: {host_header}", *extra, f"http://{address}/"]
-        return self.harness.in_ctl(argv, timeout=30)
+        return self.harness.in_ctl(curl_argv(address, host_header, *extra), timeout=30)
 
     def join_tokens(self) -> list[str]:
         return [self.first.docker("swarm", "join-token", "-q", role) for role in ("worker", "manager")]
@@ -265,13 +271,20 @@ class Deployment(StackRun):
 
     def close(self) -> None:
         """Destroy what the stack still holds (best effort), stop the hosts, remove the run's folder."""
-        if self.stack is not None and self.harness.hosts and any(h.holder_pid for h in self.harness):
-            try:
-                self.stack.destroy(on_output=self._record, color="never")
-            except auto.CommandError as err:
-                print(f"[e2e] destroy while tearing down failed: {str(err)[-2000:]}", file=sys.stderr)
+        if any(h.holder_pid for h in self.harness):
+            self.destroy_quietly()
         self.harness.down()
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """`docker ... --format '{{json .}}'` output: one object a line."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def curl_argv(address: str, host_header: str, *extra: str) -> list[str]:
+    """An HTTP request as a user's browser would send it to a node, with the demo's Host header."""
+    return ["curl", "--noproxy", "*", "-sS", "--max-time", "10", "-H", f"Host: {host_header}", *extra, f"http://{address}/"]
 
 
 def answers(curl: Callable[..., subprocess.CompletedProcess], address: str, service: str, count: int, *extra: str) -> list[str]:
@@ -282,6 +295,17 @@ def answers(curl: Callable[..., subprocess.CompletedProcess], address: str, serv
         assert res.returncode == 0, f"http://{address}/ with Host: {service}.{DOMAIN}: curl exited {res.returncode}: {res.stderr.strip()}"
         out.append(res.stdout)
     return out
+
+
+def routed(curl: Callable[..., subprocess.CompletedProcess], address: str, service: str, replicas: int) -> bool:
+    """Traefik at ADDRESS routes SERVICE to all its REPLICAS tasks (its swarm provider reads them every 15 s)."""
+    seen = set()
+    for _ in range(2 * replicas):
+        res = curl(address, f"{service}.{DOMAIN}", "--fail")
+        if res.returncode != 0 or "Hostname:" not in res.stdout:
+            return False
+        seen.update(hostnames([res.stdout]))
+    return len(seen) == replicas
 
 
 def hostnames(answers: Sequence[str]) -> list[str]:

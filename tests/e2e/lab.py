@@ -13,14 +13,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from pulumi import automation as auto
-
-from tests.e2e.deployment import DOMAIN, StackRun
+from tests.e2e.deployment import DOMAIN, StackRun, curl_argv, json_lines
 from tests.e2e.toolchain import REPO, Toolchain
+from tests.integration.harness import SSH_OPTIONS
 
 LAB_STACK = "e2elab"
 CIDR = "10.231.92.0/24"
@@ -28,7 +26,6 @@ MANAGER = "10.231.92.11"
 WORKERS = ("10.231.92.21", "10.231.92.22")
 PREFIX = f"ha-swarm-{LAB_STACK}"
 LAB_IMAGE_SCRIPT = REPO / "tools" / "build-lab-image.sh"
-SSH_OPTIONS = ("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
 
 
 def lab_image_env(toolchain: Toolchain, build: bool) -> tuple[dict[str, str] | None, str]:
@@ -107,15 +104,14 @@ class LabDeployment(StackRun):
     def nodes(self) -> list[dict[str, str]]:
         res = self.ssh(MANAGER, "docker node ls --format '{{json .}}'")
         assert res.returncode == 0, res.stderr
-        return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+        return json_lines(res.stdout)
 
     def running(self, service: str) -> list[str]:
         res = self.ssh(MANAGER, f"docker service ps {service} --filter desired-state=running --format '{{{{.CurrentState}}}}'")
         return [line for line in res.stdout.splitlines() if line.startswith("Running")]
 
     def curl(self, address: str, host_header: str, *extra: str) -> subprocess.CompletedProcess:
-        argv = ["curl", "--noproxy", "*", "-sS", "--max-time", "10", "-H", f"Host: {host_header}", *extra, f"http://{address}/"]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        return subprocess.run(curl_argv(address, host_header, *extra), capture_output=True, text=True, timeout=30, check=False)
 
     def libvirt_leftovers(self) -> list[str]:
         """Domains, networks, pools and volumes of this stack that libvirt still has."""
@@ -129,11 +125,7 @@ class LabDeployment(StackRun):
         return left
 
     def close(self) -> None:
-        if self.stack is not None:
-            try:
-                self.stack.destroy(on_output=self._record, color="never")
-            except auto.CommandError as err:
-                print(f"[e2e-lab] destroy while tearing down failed: {str(err)[-2000:]}", file=sys.stderr)
+        self.destroy_quietly()
         if self.libvirt_started and not os.environ.get("HE_KEEP"):
             subprocess.run(["bash", str(REPO / "tools" / "libvirt-down.sh")], check=False, timeout=300)
         shutil.rmtree(self.run_dir, ignore_errors=True)

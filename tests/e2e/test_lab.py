@@ -15,13 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import say
-from tests.e2e.deployment import answers as curl_answers
-from tests.e2e.deployment import hostnames
+from tests.e2e.conftest import say, started
+from tests.e2e.deployment import answers, hostnames, routed
 from tests.e2e.lab import MANAGER, WORKERS, LabDeployment, lab_image_env
 from tests.e2e.toolchain import find_toolchain
 from tests.integration.cluster import wait_for
-from tests.integration.harness import TeardownGuard
 
 pytestmark = pytest.mark.skipif(os.environ.get("HA_SWARM_E2E_LAB", "") in ("", "0"), reason="the lab e2e runs with make e2e-lab (HA_SWARM_E2E_LAB=1)")
 VMS = (MANAGER, *WORKERS)
@@ -40,26 +38,8 @@ def lab(request: pytest.FixtureRequest) -> Iterator[LabDeployment]:
         pytest.skip(f"lab e2e not run: {why}")
     say(request.config, f"[e2e-lab] lab image ready in {time.monotonic() - start:.1f}s: {image['HA_SWARM_LAB_IMAGE']}")
     dep = LabDeployment(toolchain, image, Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-lab-")), echo=lambda line: say(request.config, line))
-    guard = TeardownGuard(dep.close)
-    try:
-        dep.start_libvirt()
-        dep.prepare_program()
-        dep.create_stack()
-        yield dep
-    finally:
-        say(request.config, "[e2e-lab] times: " + "; ".join(f"{what} {seconds:.1f}s" for what, seconds in dep.times.lines))
-        guard.run()
-
-
-def answers(lab: LabDeployment, address: str, service: str, count: int, *extra: str) -> list[str]:
-    return curl_answers(lab.curl, address, service, count, *extra)
-
-
-def serves_both(lab: LabDeployment, address: str, service: str) -> bool:
-    try:
-        return len(set(hostnames(answers(lab, address, service, 4)))) == 2
-    except AssertionError:
-        return False
+    with started(request, dep, dep.start_libvirt) as running:
+        yield running
 
 
 def test_up_boots_three_vms_and_forms_the_swarm(lab: LabDeployment) -> None:
@@ -71,7 +51,7 @@ def test_up_boots_three_vms_and_forms_the_swarm(lab: LabDeployment) -> None:
     assert all(n["Status"] == "Ready" for n in nodes), nodes
     for service in ("traefik", "demo_whoami0", "demo_whoami1", "demo_visualizer"):
         wait_for(lambda s=service: lab.running(s), 300, f"{service} to run")
-    wait_for(lambda: serves_both(lab, MANAGER, "whoami0"), 300, "the first whoami0 answers through Traefik")
+    wait_for(lambda: routed(lab.curl, MANAGER, "whoami0", 2), 300, "the first whoami0 answers through Traefik")
     first_answer = time.monotonic() - start
     lab.times.lines.append(("until the first whoami answers (from the start of up)", first_answer))
     lab.times.echo(f"[e2e] until the first whoami answers: {first_answer:.1f}s")
@@ -79,13 +59,13 @@ def test_up_boots_three_vms_and_forms_the_swarm(lab: LabDeployment) -> None:
 
 def test_traefik_answers_through_the_routing_mesh_on_every_vm(lab: LabDeployment) -> None:
     for address in VMS:
-        wait_for(lambda a=address: serves_both(lab, a, "whoami0"), 120, f"whoami0 through the routing mesh on {address}")
+        wait_for(lambda a=address: routed(lab.curl, a, "whoami0", 2), 120, f"whoami0 through the routing mesh on {address}")
 
 
 def test_whoami1_is_sticky_with_its_cookie(lab: LabDeployment) -> None:
     jar = lab.run_dir / "cookies"
-    wait_for(lambda: serves_both(lab, MANAGER, "whoami1"), 120, "whoami1 on both tasks")
-    pinned = hostnames(answers(lab, WORKERS[0], "whoami1", 6, "-c", str(jar), "-b", str(jar)))
+    wait_for(lambda: routed(lab.curl, MANAGER, "whoami1", 2), 120, "whoami1 on both tasks")
+    pinned = hostnames(answers(lab.curl, WORKERS[0], "whoami1", 6, "-c", str(jar), "-b", str(jar)))
     assert len(set(pinned)) == 1, pinned
 
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.e2e.deployment import DOMAIN, STACK, Deployment, hostnames
-from tests.e2e.deployment import answers as curl_answers
+from tests.e2e.deployment import DOMAIN, STACK, Deployment, answers, hostnames, routed
 from tests.integration.cluster import wait_for
 
 SERVICES = ("traefik", "demo_whoami0", "demo_whoami1", "demo_visualizer")
@@ -19,21 +18,6 @@ PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 def managers(dep: Deployment) -> list[str]:
     return [h.address for h in dep.harness.managers]
-
-
-def answers(dep: Deployment, address: str, service: str, count: int, *extra: str) -> list[str]:
-    return curl_answers(dep.curl, address, service, count, *extra)
-
-
-def routed(dep: Deployment, address: str, service: str, replicas: int) -> bool:
-    """Traefik routes the service to all its tasks (its swarm provider reads them every 15 s)."""
-    seen = set()
-    for _ in range(2 * replicas):
-        res = dep.curl(address, f"{service}.{DOMAIN}", "--fail")
-        if res.returncode != 0 or "Hostname:" not in res.stdout:
-            return False
-        seen.update(hostnames([res.stdout]))
-    return len(seen) == replicas
 
 
 def changes(summary_changes: dict[str, int] | None) -> dict[str, int]:
@@ -61,19 +45,19 @@ def test_up_from_nothing_forms_the_swarm_and_runs_traefik_and_the_demo(deploymen
 
 def test_traefik_routes_whoami0_on_every_manager_across_its_replicas(deployment: Deployment) -> None:
     for address in managers(deployment):
-        wait_for(lambda a=address: routed(deployment, a, "whoami0", 2), 90, f"Traefik on {address} to route whoami0.{DOMAIN}")
-        seen = set(hostnames(answers(deployment, address, "whoami0", REQUESTS)))
+        wait_for(lambda a=address: routed(deployment.curl, a, "whoami0", 2), 90, f"Traefik on {address} to route whoami0.{DOMAIN}")
+        seen = set(hostnames(answers(deployment.curl, address, "whoami0", REQUESTS)))
         assert len(seen) == 2, f"{address}: {REQUESTS} requests answered by {sorted(seen)}, not by both replicas"
 
 
 def test_whoami1_sticks_to_one_task_with_its_cookie_and_spreads_without(deployment: Deployment) -> None:
     for address in managers(deployment):
-        wait_for(lambda a=address: routed(deployment, a, "whoami1", 2), 90, f"Traefik on {address} to route whoami1.{DOMAIN}")
+        wait_for(lambda a=address: routed(deployment.curl, a, "whoami1", 2), 90, f"Traefik on {address} to route whoami1.{DOMAIN}")
         jar = deployment.run_dir / f"cookies-{address}"
-        pinned = hostnames(answers(deployment, address, "whoami1", REQUESTS, "-c", str(jar), "-b", str(jar)))
+        pinned = hostnames(answers(deployment.curl, address, "whoami1", REQUESTS, "-c", str(jar), "-b", str(jar)))
         assert len(set(pinned)) == 1, f"{address}: with the cookie jar the answers came from {sorted(set(pinned))}"
         assert "whoami1_sticky" in jar.read_text(), "Traefik set no sticky cookie"
-        spread = hostnames(answers(deployment, address, "whoami1", REQUESTS))
+        spread = hostnames(answers(deployment.curl, address, "whoami1", REQUESTS))
         assert len(set(spread)) == 2, f"{address}: without cookies the answers came from {sorted(set(spread))} only"
 
 
