@@ -26,18 +26,23 @@ case "$state" in
     active)
         ctl=$(hs_control_available) || hs_die "cannot query the Docker daemon (docker info failed)"
         if [ "$ctl" = true ] && [ "$force" = false ]; then
-            # Demoted by node-drain.sh but the demotion has not reached this node yet?
+            # Demoted by node-drain.sh but the demotion has not reached this node yet? While it is
+            # being torn down, this node may also fail to answer `node inspect` for a moment: only a
+            # role read as "manager" is a real refusal; "worker" or no answer means wait and see.
             self_id=$(hs_self_node_id) || hs_die "cannot query the Docker daemon (docker info failed)"
-            desired=$(hs_docker node inspect --format '{{.Spec.Role}}' -- "$self_id" 2>/dev/null || true)
-            if [ "$desired" = worker ]; then
-                hs_log "this node is being demoted; waiting for it to become a worker"
-                worker_now() {
-                    ctl=$(hs_control_available) || hs_die "cannot query the Docker daemon (docker info failed)"
-                    [ "$ctl" != true ]
-                }
-                hs_wait "$(hs_timeout_from HS_LEAVE_TIMEOUT 60)" 1 worker_now ||
-                    hs_die "this node was demoted but is still a manager; refusing to leave"
-            fi
+            said=false
+            # Done when this node is a worker (ctl=false) or its role reads "manager" (ctl stays true).
+            settled() {
+                ctl=$(hs_control_available) || hs_die "cannot query the Docker daemon (docker info failed)"
+                [ "$ctl" != true ] && return 0
+                desired=$(hs_docker node inspect --format '{{.Spec.Role}}' -- "$self_id" 2>/dev/null || true)
+                [ "$desired" != manager ] || return 0
+                [ "$said" = true ] || hs_log "this node is being demoted; waiting for it to become a worker"
+                said=true
+                return 1
+            }
+            hs_wait "$(hs_timeout_from HS_LEAVE_TIMEOUT 60)" 1 settled ||
+                hs_die "this node is still a manager (demoted, or its role cannot be read) after the wait; refusing to leave"
         fi
         if [ "$ctl" = true ]; then
             [ "$force" = true ] ||
