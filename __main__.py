@@ -20,4 +20,4 @@ Stacks("stacks", stacks, ingress.provider, ingress.network, depends_on=[*swarm.f
 pulumi.export("nodes", node_list(machines.nodes))
 for key, value in manager_outputs(machines.nodes).items():
     pulumi.export(key, value)
-pulumi.export("endpoints", endpoints(stacks, machines.nodes, settings.traefik.publish_mode))
+pulumi.export("endpoints", endpoints(stacks, machines.nodes, settings.traefik))

@@ -9,6 +9,7 @@ from typing import Any
 from components.compose import StackSpec
 from components.docker_access import docker_host
 from components.nodes import Node
+from components.settings import TraefikSettings
 
 _HOST_RULE = re.compile(r"Host\(`([^`]+)`\)")
 _ROUTER_RULE = re.compile(r"^traefik\.http\.routers\.([^.]+)\.rule$")
@@ -32,24 +33,42 @@ def routed_hosts(specs: Iterable[StackSpec]) -> list[tuple[str, str, bool]]:
     return found
 
 
-def endpoints(specs: Sequence[StackSpec], nodes: Sequence[Node], publish_mode: str = "ingress") -> list[dict[str, Any]]:
-    """For each routed host: the URL, the Host header, and the tutorial's curl lines (on every
-    node through the routing mesh; on every manager when Traefik publishes in host mode)."""
-    manager = next(n for n in nodes if n.role == "manager")
-    answering = [n for n in nodes if publish_mode == "ingress" or n.role == "manager"]
-    url = f"http://{manager.ssh_address}"
+def answering_nodes(nodes: Sequence[Node], traefik: TraefikSettings) -> list[Node]:
+    """The nodes where Traefik answers: every node through the routing mesh; with ports published
+    in host mode, the managers that run a Traefik (all of them, or the ACME store's one)."""
+    if traefik.publish_mode == "ingress":
+        return list(nodes)
+    if traefik.acme is not None:
+        return [n for n in nodes if n.name == traefik.acme.node]
+    return [n for n in nodes if n.role == "manager"]
+
+
+def endpoints(specs: Sequence[StackSpec], nodes: Sequence[Node], traefik: TraefikSettings) -> list[dict[str, Any]]:
+    """For each routed host: the URL and the tutorial's curl lines, on one node and on every node
+    that answers. With HTTPS on, the curl lines go to https and pin the host name to a node's
+    address with --resolve, so that the certificate is checked for the right name."""
+    answering = answering_nodes(nodes, traefik)
+    first = answering[0]
     result = []
     for service, host, sticky in routed_hosts(specs):
-        entry: dict[str, Any] = {
-            "service": service,
-            "host": host,
-            "url": url,
-            "header": f"Host: {host}",
-            "curl": f"curl -H Host:{host} {url}",
-            "curlEveryNode": [f"curl -H Host:{host} http://{n.ssh_address}" for n in answering],
-        }
+        if traefik.tls:
+
+            def curl(node: Node, extra: str = "", host: str = host) -> str:
+                return f"curl {extra}--resolve {host}:443:{node.ssh_address} https://{host}/"
+
+            entry: dict[str, Any] = {"service": service, "host": host, "url": f"https://{host}/"}
+            if traefik.redirect_https:
+                entry["curlRedirect"] = f"curl -sI -H Host:{host} http://{first.ssh_address}/"
+        else:
+
+            def curl(node: Node, extra: str = "", host: str = host) -> str:
+                return f"curl {extra}-H Host:{host} http://{node.ssh_address}"
+
+            entry = {"service": service, "host": host, "url": f"http://{first.ssh_address}", "header": f"Host: {host}"}
+        entry["curl"] = curl(first)
+        entry["curlEveryNode"] = [curl(n) for n in answering]
         if sticky:
-            entry["curlSticky"] = f"curl -c cookie.txt -b cookie.txt -H Host:{host} {url}"
+            entry["curlSticky"] = curl(first, "-c cookie.txt -b cookie.txt ")
         result.append(entry)
     return result
 

@@ -52,9 +52,14 @@ LAB_KEYS = ("managers", "workers", "uri", "image", "cidr", "domainType", "vcpus"
 NETWORK_MODES = ("nat", "isolated")
 DEFAULT_KERNEL_ARGS = "root=/dev/vda rw console=ttyS0"
 HOST_KEYS = ("name", "address", "privateAddress", "role", "user", "port", "hostKey")
-TRAEFIK_KEYS = ("image", "publishMode", "encryptedNetwork", "dashboard", "acme")
+TRAEFIK_KEYS = ("image", "publishMode", "encryptedNetwork", "dashboard", "acme", "redirectHttps", "certificates")
 DASHBOARD_KEYS = ("users",)
-ACME_KEYS = ("email", "staging")
+ACME_KEYS = ("email", "challenge", "staging", "caServer", "caBundle", "node")
+ACME_CHALLENGES = ("tls", "http")
+CERTIFICATE_KEYS = ("cert", "key")
+LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
+_PEM_PRIVATE_KEY = re.compile(r"-----BEGIN ([A-Z]+ )?PRIVATE KEY-----\s+[A-Za-z0-9+/=\s]+-----END ([A-Z]+ )?PRIVATE KEY-----")
 
 # Lab addresses: the gateway is host 1, manager-i is host 10+i, worker-j is host 20+j.
 MANAGER_HOST_OFFSET = 10
@@ -123,8 +128,29 @@ class CloudSettings:
 
 @dataclass(frozen=True)
 class AcmeSettings:
+    """Let's Encrypt (or any ACME CA) through Traefik's certificate resolver `le`."""
+
     email: str
+    challenge: str  # tls (TLS-ALPN-01 on 443) or http (HTTP-01 on 80)
     staging: bool
+    ca_server: str | None  # the ACME directory; None: Let's Encrypt (staging when staging is true)
+    ca_bundle: str | None  # PEM of the CA that signed the ACME server's own HTTPS certificate
+    node: str  # the manager that holds the ACME store (labelled ha-swarm.traefik-acme=true)
+
+    @property
+    def directory(self) -> str | None:
+        return LETSENCRYPT_STAGING if self.staging else self.ca_server
+
+
+@dataclass(frozen=True, repr=False)
+class Certificate:
+    """A certificate the user already has; the key is a secret and never shown."""
+
+    cert: str
+    key: str
+
+    def __repr__(self) -> str:
+        return "Certificate(cert=..., key=<secret>)"
 
 
 @dataclass(frozen=True)
@@ -134,6 +160,19 @@ class TraefikSettings:
     encrypted_network: bool
     dashboard_users: tuple[str, ...]
     acme: AcmeSettings | None
+    certificates: tuple[Certificate, ...] = ()
+    redirect_https: bool = True
+
+    @property
+    def tls(self) -> bool:
+        """HTTPS on 443: with ACME, with certificates of the user's own, or both."""
+        return self.acme is not None or bool(self.certificates)
+
+    @property
+    def global_on_managers(self) -> bool:
+        """One Traefik on every manager: with the user's certificates (swarm secrets, replicated by
+        Raft) or with port 80 published in host mode. ACME keeps one Traefik next to its store."""
+        return self.acme is None and (bool(self.certificates) or self.publish_mode == "host")
 
 
 @dataclass(frozen=True)
@@ -398,7 +437,69 @@ def _parse_cloud(raw: Any, ssh_user: str) -> tuple[CloudSettings, tuple[NodeSpec
     return CloudSettings(hosts=tuple(hosts), docker_source=source), nodes
 
 
-def _parse_traefik(raw: Any) -> TraefikSettings:
+def _pem_head(value: Any) -> Any:
+    """A refused PEM value, cut short in the message."""
+    return value[:40] + "..." if isinstance(value, str) and len(value) > 40 else value
+
+
+def _parse_acme(raw: Any, managers: Sequence[str]) -> AcmeSettings:
+    obj = _object(raw, "traefik.acme")
+    _unknown_keys(obj, ACME_KEYS, "traefik.acme")
+    email = _str(obj, "email", "traefik.acme.email")
+    if email is None or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise refuse("traefik.acme.email", email, "an e-mail address for the ACME account (Let's Encrypt writes to it about expiring certificates)")
+    challenge = _choice(obj.get("challenge", "tls"), "traefik.acme.challenge", ACME_CHALLENGES, " (TLS-ALPN-01 on port 443, or HTTP-01 on port 80)")
+    staging = _bool(obj, "staging", "traefik.acme.staging", False)
+    ca_server = _str(obj, "caServer", "traefik.acme.caServer")
+    if ca_server is not None:
+        if not re.fullmatch(r"https://\S+", ca_server):
+            raise refuse("traefik.acme.caServer", ca_server, "the https:// URL of an ACME directory, such as https://ca.example.com/acme/directory")
+        if staging:
+            raise refuse("traefik.acme.caServer", ca_server, "either staging: true (Let's Encrypt's staging CA) or a caServer of your own, not both")
+    ca_bundle = obj.get("caBundle")
+    if ca_bundle is not None:
+        if ca_server is None:
+            raise refuse("traefik.acme.caBundle", "<PEM>", "a CA bundle only together with traefik.acme.caServer (the CA that signed that server's HTTPS certificate)")
+        if not isinstance(ca_bundle, str) or not _PEM_CERTIFICATE.search(ca_bundle):
+            raise refuse("traefik.acme.caBundle", _pem_head(ca_bundle), "PEM text with one or more -----BEGIN CERTIFICATE----- blocks")
+        ca_bundle = ca_bundle.strip() + "\n"
+    node = obj.get("node", managers[0] if managers else None)
+    if node not in managers:
+        raise refuse("traefik.acme.node", node, f"the name of a manager, which keeps the ACME store: {', '.join(managers)}")
+    return AcmeSettings(email, challenge, staging, ca_server, ca_bundle, node)
+
+
+def _parse_certificates(raw: Any, secret: bool) -> tuple[Certificate, ...]:
+    if raw is None:
+        return ()
+    shape = "a list of {cert, key} objects: PEM certificate (chain) and PEM private key"
+    if not isinstance(raw, list) or not raw:
+        raise refuse("traefik.certificates", "<hidden>", shape)
+    result = []
+    for i, item in enumerate(raw):
+        key = f"traefik.certificates[{i}]"
+        if not isinstance(item, Mapping):
+            raise refuse(key, "<hidden>", shape)
+        for k in item:
+            if k not in CERTIFICATE_KEYS:
+                raise refuse(f"{key}.{k}", "<hidden>", f"unknown key; allowed keys: {', '.join(CERTIFICATE_KEYS)}")
+        cert, private = item.get("cert"), item.get("key")
+        if not isinstance(cert, str) or not _PEM_CERTIFICATE.search(cert):
+            raise refuse(f"{key}.cert", _pem_head(cert), "PEM text: the certificate, then its intermediates (-----BEGIN CERTIFICATE-----)")
+        if not isinstance(private, str) or not _PEM_PRIVATE_KEY.search(private):
+            # The value is a private key: never echo it.
+            raise refuse(f"{key}.key", "<hidden>", "PEM text of the certificate's private key (-----BEGIN PRIVATE KEY-----)")
+        if not secret:
+            raise refuse(
+                f"{key}.key",
+                "<hidden>",
+                f"a secret: pulumi config set --secret --path '{NAMESPACE}:{key}.key' < key.pem (the whole traefik object is then kept encrypted)",
+            )
+        result.append(Certificate(cert.strip() + "\n", private.strip() + "\n"))
+    return tuple(result)
+
+
+def _parse_traefik(raw: Any, managers: Sequence[str] = ("manager-1",), secret: bool = False) -> TraefikSettings:
     obj = _object(raw, "traefik")
     _unknown_keys(obj, TRAEFIK_KEYS, "traefik")
     image = _str(obj, "image", "traefik.image", DEFAULT_TRAEFIK_IMAGE)
@@ -413,17 +514,14 @@ def _parse_traefik(raw: Any) -> TraefikSettings:
         if not isinstance(line, str) or not _HTPASSWD_BCRYPT.match(line.strip()):
             # The value is a credential: never echo it.
             raise refuse(f"traefik.dashboard.users[{i}]", "<hidden>", "a bcrypt htpasswd line user:$2y$... (htpasswd -nbB user password)")
-    acme_raw = obj.get("acme")
-    acme = None
-    if acme_raw is not None:
-        acme_obj = _object(acme_raw, "traefik.acme")
-        _unknown_keys(acme_obj, ACME_KEYS, "traefik.acme")
-        email = _str(acme_obj, "email", "traefik.acme.email")
-        if email is None or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-            raise refuse("traefik.acme.email", email, "an e-mail address for Let's Encrypt")
-        acme = AcmeSettings(email=email, staging=_bool(acme_obj, "staging", "traefik.acme.staging", False))
+    acme = _parse_acme(obj["acme"], managers) if obj.get("acme") is not None else None
+    certificates = _parse_certificates(obj.get("certificates"), secret)
+    redirect = obj.get("redirectHttps")
+    if redirect is not None and acme is None and not certificates:
+        raise refuse("traefik.redirectHttps", redirect, "only together with traefik.acme or traefik.certificates (without them there is no HTTPS to redirect to)")
+    redirect_https = _bool(obj, "redirectHttps", "traefik.redirectHttps", True)
     encrypted = _bool(obj, "encryptedNetwork", "traefik.encryptedNetwork", False)
-    return TraefikSettings(image, publish_mode, encrypted, tuple(u.strip() for u in users_raw), acme)
+    return TraefikSettings(image, publish_mode, encrypted, tuple(u.strip() for u in users_raw), acme, certificates, redirect_https)
 
 
 def _parse_stacks(raw: Any) -> tuple[str, ...]:
@@ -482,8 +580,11 @@ def _parse_node_labels(raw: Any, names: Sequence[str]) -> tuple[tuple[str, tuple
 # --------------------------------------------------------------------------- entry points
 
 
-def parse_settings(raw: Mapping[str, Any]) -> Settings:
-    """Validate the raw config values of the namespace and build the Settings."""
+def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> Settings:
+    """Validate the raw config values of the namespace and build the Settings.
+
+    `secret_keys`: the keys of the namespace that the stack keeps encrypted (pulumi config --secret).
+    """
     _unknown_keys(raw, TOP_LEVEL_KEYS, "")
     target = _choice(raw.get("target") or "lab", "target", TARGETS)
     ssh_user = _str(raw, "sshUser", "sshUser", "swarm")
@@ -534,7 +635,7 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         ssh_public_key=public_key.strip() if public_key else None,
         ssh_private_key=private_key,
         domain=domain,
-        traefik=_parse_traefik(raw.get("traefik")),
+        traefik=_parse_traefik(raw.get("traefik"), [n.name for n in nodes if n.role == "manager"], "traefik" in secret_keys),
         stacks=_parse_stacks(raw.get("stacks")),
         stack_variables=_parse_stack_variables(raw.get("stackVariables")),
         node_labels=_parse_node_labels(raw.get("nodeLabels"), names),
@@ -568,4 +669,7 @@ def load_settings() -> Settings:
         except json.JSONDecodeError:
             raise refuse(key, config.get(key), "valid JSON for an object or list value") from None
     raw["sshPrivateKey"] = config.get_secret("sshPrivateKey")
-    return parse_settings(raw)
+    from pulumi.runtime import config as runtime_config
+
+    secret_keys = [key for key in raw if runtime_config.is_config_secret(f"{NAMESPACE}:{key}")]
+    return parse_settings(raw, secret_keys)

@@ -24,6 +24,7 @@ import pulumi
 from components.nodes import Node
 from components.remote import Step, run_script
 from components.settings import Settings
+from components.traefik import acme_store_labels
 
 
 def _tokens(stdout: str) -> dict[str, str]:
@@ -139,7 +140,7 @@ class Swarm(pulumi.ComponentResource):
         *,
         removable: bool,
     ) -> pulumi.Resource:
-        labels = tuple(f"{k}={v}" for k, v in settings.labels_for(node.name))
+        labels = tuple(f"{k}={v}" for k, v in (*settings.labels_for(node.name), *acme_store_labels(settings.traefik, node.name)))
         return run_script(
             f"{node.name}-settle",
             first.connection,

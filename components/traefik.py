@@ -1,22 +1,42 @@
-"""Traefik as a swarm service: the tutorial's reverse proxy, on a manager (on every manager
-when port 80 is published in host mode), reading the services' labels through the swarm provider."""
+"""Traefik as a swarm service: the tutorial's reverse proxy, reading the services' labels through
+the swarm provider, and HTTPS.
+
+Where it runs:
+- with ACME (Let's Encrypt): ONE Traefik, on the manager labelled ha-swarm.traefik-acme=true,
+  next to the named volume that holds its ACME store (Traefik's ACME store is a file that one
+  instance owns; a rescheduled task on the same node finds its certificates again);
+- with certificates of the user's own (swarm secrets, replicated by the managers' Raft log), or
+  when ports are published in host mode: one Traefik on EVERY manager, so that any one of them
+  may be lost;
+- otherwise one Traefik behind the routing mesh.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Sequence
 
 import pulumi
 import pulumi_docker as docker
+import yaml
 
-from components.settings import TraefikSettings
+from components.settings import AcmeSettings, Certificate, TraefikSettings
 
 TRAEFIK_SERVICE = "traefik"
 DOCKER_SOCKET = "/var/run/docker.sock"
+RESOLVER = "le"
+ACME_STORE_LABEL = "ha-swarm.traefik-acme"
+ACME_STORE_VOLUME = "traefik-acme"
+ACME_DIR = "/acme"
+ACME_CA_FILE = "/etc/traefik/acme-ca.pem"
+TLS_FILE = "/etc/traefik/dynamic/tls.yml"
+SECRETS_DIR = "/run/secrets"
 
 
-def traefik_args(network_name: str) -> list[str]:
+def traefik_args(network_name: str, settings: TraefikSettings | None = None) -> list[str]:
     """Traefik's static configuration, as command-line arguments."""
-    return [
+    args = [
         "--providers.swarm=true",
         f"--providers.swarm.endpoint=unix://{DOCKER_SOCKET}",
         "--providers.swarm.exposedByDefault=false",
@@ -26,6 +46,44 @@ def traefik_args(network_name: str) -> list[str]:
         "--log.level=INFO",
         "--accesslog=true",
     ]
+    if settings is None or not settings.tls:
+        return args
+    # Every router without entrypoints of its own listens on both; on websecure it gets TLS (and,
+    # with ACME, a certificate from the `le` resolver) without a label of its own.
+    args += ["--entrypoints.websecure.address=:443", "--entrypoints.websecure.http.tls=true"]
+    if settings.redirect_https:
+        args += [
+            "--entrypoints.web.http.redirections.entrypoint.to=websecure",
+            "--entrypoints.web.http.redirections.entrypoint.scheme=https",
+            "--entrypoints.web.http.redirections.entrypoint.permanent=true",
+        ]
+    if settings.acme is not None:
+        args += acme_args(settings.acme)
+    if settings.certificates:
+        args += [f"--providers.file.filename={TLS_FILE}"]
+    return args
+
+
+def acme_args(acme: AcmeSettings) -> list[str]:
+    prefix = f"--certificatesresolvers.{RESOLVER}.acme"
+    args = [f"{prefix}.email={acme.email}", f"{prefix}.storage={ACME_DIR}/acme.json"]
+    if acme.directory is not None:
+        args.append(f"{prefix}.caserver={acme.directory}")
+    if acme.ca_bundle is not None:
+        args += [f"{prefix}.caCertificates={ACME_CA_FILE}", f"{prefix}.caSystemCertPool=true"]
+    if acme.challenge == "tls":
+        args.append(f"{prefix}.tlschallenge=true")
+    else:
+        args += [f"{prefix}.httpchallenge=true", f"{prefix}.httpchallenge.entrypoint=web"]
+    args.append(f"--entrypoints.websecure.http.tls.certresolver={RESOLVER}")
+    return args
+
+
+def acme_store_labels(settings: TraefikSettings, node_name: str) -> tuple[tuple[str, str], ...]:
+    """The node label that places the single ACME Traefik next to its store (set by the swarm step)."""
+    if settings.acme is not None and settings.acme.node == node_name:
+        return ((ACME_STORE_LABEL, "true"),)
+    return ()
 
 
 def dashboard_args(users: Sequence[str]) -> list[str]:
@@ -38,8 +96,8 @@ def dashboard_labels(domain: str, users: Sequence[str]) -> dict[str, str]:
         return {}
     return {
         "traefik.enable": "true",
+        # No entrypoints label: the router listens on web and, with HTTPS on, on websecure (web then redirects).
         "traefik.http.routers.dashboard.rule": f"Host(`traefik.{domain}`)",
-        "traefik.http.routers.dashboard.entrypoints": "web",
         "traefik.http.routers.dashboard.service": "api@internal",
         "traefik.http.routers.dashboard.middlewares": "dashboard-auth",
         "traefik.http.middlewares.dashboard-auth.basicauth.users": ",".join(users),
@@ -48,12 +106,92 @@ def dashboard_labels(domain: str, users: Sequence[str]) -> dict[str, str]:
     }
 
 
-def traefik_mode(publish_mode: str) -> docker.ServiceModeArgs:
-    """One Traefik behind the routing mesh (every node answers through it), or, when port 80 is
-    published in host mode, one Traefik on every manager so that every manager answers itself."""
-    if publish_mode == "host":
+def traefik_mode(settings: TraefikSettings) -> docker.ServiceModeArgs:
+    if settings.global_on_managers:
         return docker.ServiceModeArgs(global_=True)
     return docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=1))
+
+
+def placement(settings: TraefikSettings) -> list[str]:
+    constraints = ["node.role == manager"]
+    if settings.acme is not None:
+        constraints.append(f"node.labels.{ACME_STORE_LABEL} == true")
+    return constraints
+
+
+def published_ports(settings: TraefikSettings) -> list[int]:
+    return [80, 443] if settings.tls else [80]
+
+
+def short_hash(*parts: str) -> str:
+    """Swarm secrets and configs cannot change: a new content gets a new name."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def certificate_files(index: int) -> tuple[str, str]:
+    """Where certificate `index` and its key appear in the Traefik container."""
+    return f"traefik-cert-{index}.pem", f"traefik-key-{index}.pem"
+
+
+def tls_file(count: int) -> str:
+    """The file provider's dynamic configuration: every certificate, the first one as the default."""
+    pairs = [{"certFile": f"{SECRETS_DIR}/{c}", "keyFile": f"{SECRETS_DIR}/{k}"} for c, k in map(certificate_files, range(count))]
+    doc = {"tls": {"certificates": pairs, "stores": {"default": {"defaultCertificate": pairs[0]}}}}
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+class TlsMaterial(pulumi.ComponentResource):
+    """The user's certificates as swarm secrets (keys are Pulumi secrets end to end), the file
+    provider's configuration and the private ACME CA bundle as swarm configs."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: TraefikSettings,
+        provider: docker.Provider,
+        depends_on: Sequence[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("ha-swarm:ingress:TlsMaterial", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
+        self.secrets: list[docker.ServiceTaskSpecContainerSpecSecretArgs] = []
+        self.configs: list[docker.ServiceTaskSpecContainerSpecConfigArgs] = []
+        for index, certificate in enumerate(settings.certificates):
+            self._certificate(index, certificate, child)
+        if settings.certificates:
+            content = tls_file(len(settings.certificates))
+            self._config("traefik-tls", content, TLS_FILE, child)
+        if settings.acme is not None and settings.acme.ca_bundle is not None:
+            self._config("traefik-acme-ca", settings.acme.ca_bundle, ACME_CA_FILE, child)
+        self.register_outputs({"secrets": len(self.secrets), "configs": len(self.configs)})
+
+    def _certificate(self, index: int, certificate: Certificate, child: pulumi.ResourceOptions) -> None:
+        suffix = short_hash(certificate.cert, certificate.key)
+        cert_file, key_file = certificate_files(index)
+        for kind, text, file_name in (("cert", certificate.cert, cert_file), ("key", certificate.key, key_file)):
+            secret = docker.Secret(
+                f"traefik-{kind}-{index}",
+                name=f"traefik-{kind}-{index}-{suffix}",
+                data=pulumi.Output.secret(_b64(text)),
+                opts=child,
+            )
+            self.secrets.append(
+                docker.ServiceTaskSpecContainerSpecSecretArgs(
+                    secret_id=secret.id, secret_name=secret.name, file_name=file_name, file_uid="0", file_gid="0", file_mode=0o400
+                )
+            )
+
+    def _config(self, name: str, content: str, path: str, child: pulumi.ResourceOptions) -> None:
+        config = docker.ServiceConfig(name, name=f"{name}-{short_hash(content)}", data=_b64(content), opts=child)
+        self.configs.append(docker.ServiceTaskSpecContainerSpecConfigArgs(config_id=config.id, config_name=config.name, file_name=path, file_mode=0o444))
 
 
 class Traefik(pulumi.ComponentResource):
@@ -74,29 +212,39 @@ class Traefik(pulumi.ComponentResource):
         if settings.dashboard_users:
             # The htpasswd lines are credentials: the whole label list is a secret in the state.
             service_labels = pulumi.Output.secret(service_labels)
+        tls = TlsMaterial("tls", settings, provider, depends_on, opts=pulumi.ResourceOptions(parent=self))
+        mounts = [docker.ServiceTaskSpecContainerSpecMountArgs(type="bind", source=DOCKER_SOCKET, target=DOCKER_SOCKET, read_only=True)]
+        if settings.acme is not None:
+            mounts.append(docker.ServiceTaskSpecContainerSpecMountArgs(type="volume", source=ACME_STORE_VOLUME, target=ACME_DIR))
         self.service = docker.Service(
             "traefik",
             name=TRAEFIK_SERVICE,
             labels=service_labels,
-            mode=traefik_mode(settings.publish_mode),
+            mode=traefik_mode(settings),
             task_spec=docker.ServiceTaskSpecArgs(
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                     image=settings.image,
-                    args=[*traefik_args(network_name), *dashboard_args(settings.dashboard_users)],
-                    mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(type="bind", source=DOCKER_SOCKET, target=DOCKER_SOCKET, read_only=True)],
+                    args=[*traefik_args(network_name, settings), *dashboard_args(settings.dashboard_users)],
+                    mounts=mounts,
+                    secrets=tls.secrets or None,
+                    configs=tls.configs or None,
                     healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
                         tests=["CMD", "traefik", "healthcheck", "--ping"], interval="10s", timeout="5s", retries=3
                     ),
                 ),
-                placement=docker.ServiceTaskSpecPlacementArgs(constraints=["node.role == manager"]),
+                placement=docker.ServiceTaskSpecPlacementArgs(constraints=placement(settings)),
                 networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=network.id)],
                 restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay="5s"),
             ),
             endpoint_spec=docker.ServiceEndpointSpecArgs(
-                ports=[docker.ServiceEndpointSpecPortArgs(target_port=80, published_port=80, protocol="tcp", publish_mode=settings.publish_mode)]
+                ports=[
+                    docker.ServiceEndpointSpecPortArgs(target_port=port, published_port=port, protocol="tcp", publish_mode=settings.publish_mode)
+                    for port in published_ports(settings)
+                ]
             ),
-            # A port published in host mode cannot be held by two tasks on one node: stop the old first.
+            # A port published in host mode cannot be held by two tasks on one node, and an ACME store
+            # is owned by one Traefik: stop the old task first.
             update_config=docker.ServiceUpdateConfigArgs(parallelism=1, delay="5s", order="stop-first", failure_action="rollback"),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*depends_on, tls]),
         )
         self.register_outputs({"service": self.service.name})

@@ -2,9 +2,10 @@
 # Build ha-swarm's offline toolchain from Go modules, into a cache outside the repository:
 # the pulumi CLI and Python language host (at the `pulumi` pin of requirements.txt), the
 # `command`, `docker` and `libvirt` resource plugins (at the pulumi-command / pulumi-docker /
-# pulumi-libvirt pins: upstream's when the module proxy serves it, else ha-swarm's own), and the
-# Traefik and whoami images (docker-archive tarballs for `docker load`). Only what is missing
-# is built; a second run builds nothing. See tools/toolchain/README.md.
+# pulumi-libvirt pins: upstream's when the module proxy serves it, else ha-swarm's own), the
+# Traefik and whoami images (docker-archive tarballs for `docker load`), and Let's Encrypt's test
+# ACME server pebble with pebble-challtestsrv (for the e2e tests). Only what is missing is built;
+# a second run builds nothing. See tools/toolchain/README.md.
 #
 #   tools/build-toolchain.sh            build what is missing, then print the env (stdout)
 #   tools/build-toolchain.sh --check    build nothing; exit 0 if nothing is left to build, else 1
@@ -21,7 +22,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SRC=$REPO/tools/toolchain
 CACHE=${HA_SWARM_CACHE:-$HOME/.cache/ha-swarm}
 TC=$CACHE/toolchain
-ALL_PARTS=(pulumi langhost command docker libvirt traefik whoami)
+ALL_PARTS=(pulumi langhost command docker libvirt traefik whoami pebble)
 NEGATIVE_TTL=$((24 * 3600))   # seconds an "unavailable" verdict is trusted before trying again
 
 # shellcheck source-path=SCRIPTDIR source=toolchain/versions.env
@@ -418,6 +419,27 @@ build_whoami() {
     log "whoami: $(status_of whoami) in $(cat "$(st whoami seconds)") s"
 }
 
+# -- part: pebble (Let's Encrypt's test ACME server) and pebble-challtestsrv (its mock DNS) ------
+PEBBLE=github.com/letsencrypt/pebble/v2
+build_pebble() {
+    local v=$PEBBLE_VERSION key logf=$TC/logs/pebble.log pj b
+    key="v=$v go=$GOVERSION recipe=$TOOLCHAIN_RECIPE"
+    if fresh pebble "$key" "$TC/bin/pebble" "$TC/bin/pebble-challtestsrv"; then log "pebble: $(status_of pebble) (cached)"; return 0; fi
+    [ "$check" = 0 ] || { log "pebble: MISSING (would build $PEBBLE@$v)"; MISSING=1; return 0; }
+    timed_start
+    : >"$logf"
+    pj=$(fetch "$PEBBLE@$v") || die "pebble: $PEBBLE@$v: $(fetch_error "$pj")"
+    b=$TC/build/pebble-$v
+    copy_module "$(json_field Dir <<<"$pj")" "$b"
+    gobuild "$logf" "$b" "$TC/bin/pebble" ./cmd/pebble "-X main.version=$v" || die "pebble: build failed, see $logf"
+    gobuild "$logf" "$b" "$TC/bin/pebble-challtestsrv" ./cmd/pebble-challtestsrv || die "pebble: build failed, see $logf"
+    rm -rf "$b"
+    "$TC/bin/pebble" -version >>"$logf" 2>&1 || die "pebble: the built binary does not run, see $logf"
+    record pebble "$key" "built $PEBBLE@$v (bin/pebble $(size "$TC/bin/pebble"), bin/pebble-challtestsrv $(size "$TC/bin/pebble-challtestsrv"))"
+    timed_end pebble
+    log "pebble: $(status_of pebble) in $(cat "$(st pebble seconds)") s"
+}
+
 # -- run -----------------------------------------------------------------------------------------
 MISSING=0
 log "cache: $TC  (pins: pulumi $PULUMI_PIN, pulumi-command $COMMAND_PIN, pulumi-docker $DOCKER_PIN, pulumi-libvirt $LIBVIRT_PIN; $GOVERSION)"
@@ -449,6 +471,10 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
     echo "export HA_SWARM_TRAEFIK_TAR=$(q "$(image_field traefik 2)")"
     echo "export HA_SWARM_WHOAMI_IMAGE=$(q "$(image_field whoami 1)")"
     echo "export HA_SWARM_WHOAMI_TAR=$(q "$(image_field whoami 2)")"
+    # pebble and pebble-challtestsrv (empty while the part is not built)
+    pebble_bin=""; case $(status_of pebble) in built*) pebble_bin=$TC/bin/pebble ;; esac
+    echo "export HA_SWARM_PEBBLE=$(q "$pebble_bin")"
+    echo "export HA_SWARM_PEBBLE_CHALLTESTSRV=$(q "${pebble_bin:+$pebble_bin-challtestsrv}")"
 } >"$TC/env.sh.tmp"
 mv -f "$TC/env.sh.tmp" "$TC/env.sh"
 

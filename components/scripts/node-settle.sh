@@ -2,7 +2,9 @@
 # node-settle.sh NODE_ID NAME ROLE [KEY=VALUE ...]
 # On a manager: wait until node NODE_ID is ready (and, for a manager, reachable),
 # check its role, and set the labels ha-swarm.name=NAME and KEY=VALUE... where
-# their current value differs. Prints nothing on stdout.
+# their current value differs. The ha-swarm. prefix belongs to the program: a
+# label under it that is not asked for any more is removed (labels set by hand
+# under other names are left alone). Prints nothing on stdout.
 # Timeout: HS_SETTLE_TIMEOUT seconds (default 300).
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -77,11 +79,16 @@ for key in "${keys[@]}"; do
         update+=(--label-add "${key}=${want[$key]}")
     fi
 done
+for key in "${!have[@]}"; do
+    if [[ "$key" == ha-swarm.* ]] && [ -z "${want[$key]+set}" ]; then
+        update+=(--label-rm "$key")
+    fi
+done
 
 if [ "${#update[@]}" -eq 0 ]; then
     hs_log "node ${name} (${node_id}) is ready and its labels are up to date"
     exit 0
 fi
-hs_log "setting $((${#update[@]} / 2)) label(s) on node ${name} (${node_id})"
+hs_log "updating $((${#update[@]} / 2)) label(s) on node ${name} (${node_id})"
 hs_docker node update "${update[@]}" -- "$node_id" >/dev/null ||
     hs_die "docker node update of node ${node_id} failed"

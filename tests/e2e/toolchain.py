@@ -2,8 +2,9 @@
 
 The build script writes `env.sh` into its cache (`$HA_SWARM_CACHE/toolchain`, by default
 `~/.cache/ha-swarm/toolchain`): PATH with the pulumi CLI and the Python language host,
-PULUMI_HOME with the `command` and `docker` plugins installed, and the Traefik and whoami image
-tarballs.  `find_toolchain()` reads it without building anything and says what is missing.
+PULUMI_HOME with the `command` and `docker` plugins installed, the Traefik and whoami image
+tarballs, and the test ACME server `pebble` with `pebble-challtestsrv`.  `find_toolchain()` reads
+it without building anything and says what is missing.
 """
 
 from __future__ import annotations
@@ -50,6 +51,16 @@ class Toolchain:
     def whoami(self) -> tuple[str, Path]:
         return self.env["HA_SWARM_WHOAMI_IMAGE"], Path(self.env["HA_SWARM_WHOAMI_TAR"])
 
+    @property
+    def pebble(self) -> Path:
+        """Let's Encrypt's test ACME server."""
+        return Path(self.env["HA_SWARM_PEBBLE"])
+
+    @property
+    def pebble_challtestsrv(self) -> Path:
+        """pebble's mock DNS server (and challenge server, which tests/e2e/pebble.py leaves off)."""
+        return Path(self.env["HA_SWARM_PEBBLE_CHALLTESTSRV"])
+
 
 def read_env_file(path: Path) -> dict[str, str]:
     """The variables that env.sh exports, as bash sees them (no other variable of this process)."""
@@ -65,7 +76,13 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 # What the cloud e2e needs; the lab e2e needs the libvirt plugin too.
-CLOUD_PARTS = ("pulumi", "langhost", "command", "docker", "traefik", "whoami")
+CLOUD_PARTS = ("pulumi", "langhost", "command", "docker", "traefik", "whoami", "pebble")
+# The files a part leaves, by the env.sh variable that names them (besides bin/pulumi).
+PART_FILES = {
+    "traefik": ("HA_SWARM_TRAEFIK_TAR",),
+    "whoami": ("HA_SWARM_WHOAMI_TAR",),
+    "pebble": ("HA_SWARM_PEBBLE", "HA_SWARM_PEBBLE_CHALLTESTSRV"),
+}
 
 
 def find_toolchain(parts: tuple[str, ...] = CLOUD_PARTS) -> tuple[Toolchain | None, str]:
@@ -79,7 +96,13 @@ def find_toolchain(parts: tuple[str, ...] = CLOUD_PARTS) -> tuple[Toolchain | No
     if missing:
         return None, f"the toolchain at {root} lacks {', '.join(missing)} (see {root}/state/*.status; `make toolchain` builds what is missing)"
     toolchain = Toolchain(root, env)
-    for path in (toolchain.pulumi, toolchain.traefik[1], toolchain.whoami[1]):
+    paths = [toolchain.pulumi] if "pulumi" in parts else []
+    for part in parts:
+        for var in PART_FILES.get(part, ()):
+            if not env.get(var):
+                return None, f"the toolchain at {root} lacks {part} (its env.sh names no {var}; `make toolchain` builds what is missing)"
+            paths.append(Path(env[var]))
+    for path in paths:
         if not path.exists():
             return None, f"the toolchain at {root} lacks {path} (`make toolchain` builds what is missing)"
     return toolchain, ""

@@ -270,6 +270,19 @@ class TestLifecycle:
         assert a.node(STATE["c"])["Spec"]["Labels"]["zone"] == "z3"
         assert index(a, STATE["c"]) > before["c"]
 
+    def test_settle_removes_program_labels_no_longer_asked_for_and_keeps_hand_set_ones(self, cluster: Cluster):
+        a = cluster["a"]
+        a.docker("node", "update", "--label-add", "by-hand=yes", STATE["c"])
+        ok(a.run("node-settle.sh", STATE["c"], "node-c", "worker", "zone=z3", "empty=", "ha-swarm.traefik-acme=true"), "settle c with a program label")
+        assert a.node(STATE["c"])["Spec"]["Labels"]["ha-swarm.traefik-acme"] == "true"
+        res = a.run("node-settle.sh", STATE["c"], "node-c", "worker", "zone=z3", "empty=")
+        ok(res, "settle c without it")
+        assert "updating 1 label(s)" in res.stderr
+        labels = a.node(STATE["c"])["Spec"]["Labels"]
+        assert "ha-swarm.traefik-acme" not in labels
+        assert labels["by-hand"] == "yes" and labels["ha-swarm.name"] == "node-c"
+        a.docker("node", "update", "--label-rm", "by-hand", STATE["c"])
+
     def test_settle_refuses_a_wrong_role_and_bad_labels(self, cluster: Cluster):
         a = cluster["a"]
         before = index(a, STATE["c"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import runpy
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,12 +166,13 @@ def base_config(**overrides: Any) -> dict[str, Any]:
     return config
 
 
-def run_program(config: Mapping[str, Any], *, preview: bool = False, stack: str = "dev") -> Program:
-    """Run __main__.py under mocks with `config` as the ha-swarm namespace."""
+def run_program(config: Mapping[str, Any], *, preview: bool = False, stack: str = "dev", secret: Sequence[str] = ()) -> Program:
+    """Run __main__.py under mocks with `config` as the ha-swarm namespace; `secret` names the
+    keys (besides sshPrivateKey) that the stack keeps encrypted."""
     program = Program()
     mocks = ProgramMocks()
     raw = {f"ha-swarm:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
-    secret_keys = [k for k in raw if k == "ha-swarm:sshPrivateKey"]
+    secret_keys = [k for k in raw if k == "ha-swarm:sshPrivateKey" or k.removeprefix("ha-swarm:") in secret]
     runtime_settings.ROOT.set(None)
     runtime_settings.SETTINGS.rpc_manager.clear()
     runtime_settings.SETTINGS.outputs.clear()
