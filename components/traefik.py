@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -32,6 +33,9 @@ ACME_DIR = "/acme"
 ACME_CA_FILE = "/etc/traefik/acme-ca.pem"
 TLS_FILE = "/etc/traefik/dynamic/tls.yml"
 SECRETS_DIR = "/run/secrets"
+# Swarm refuses to change a service's mode (global <-> replicated): such a change replaces the
+# service, and since the name stays, the old one goes first.
+SERVICE_REPLACEMENT: dict[str, Any] = {"replace_on_changes": ["mode"], "delete_before_replace": True}
 
 
 def traefik_args(network_name: str, settings: TraefikSettings | None = None) -> list[str]:
@@ -245,6 +249,6 @@ class Traefik(pulumi.ComponentResource):
             # A port published in host mode cannot be held by two tasks on one node, and an ACME store
             # is owned by one Traefik: stop the old task first.
             update_config=docker.ServiceUpdateConfigArgs(parallelism=1, delay="5s", order="stop-first", failure_action="rollback"),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*depends_on, tls]),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*depends_on, tls], **SERVICE_REPLACEMENT),
         )
         self.register_outputs({"service": self.service.name})

@@ -108,10 +108,11 @@ class StackRun:
     def configure(self) -> None:
         raise NotImplementedError
 
-    def set_config(self, values: dict[str, str], private_key: str) -> None:
-        """Plain keys as they are (objects as JSON text), `stacks` as a list, the key as a secret."""
+    def set_config(self, values: dict[str, str], private_key: str, secret: Sequence[str] = ()) -> None:
+        """Keys as they are (objects as JSON text; those named in SECRET encrypted), `stacks` as a
+        list, the private key as a secret."""
         assert self.stack is not None
-        self.stack.set_all_config({f"ha-swarm:{k}": auto.ConfigValue(v) for k, v in values.items()})
+        self.stack.set_all_config({f"ha-swarm:{k}": auto.ConfigValue(v, secret=k in secret) for k, v in values.items()})
         # `stacks` is typed (array of strings) in Pulumi.yaml: set as a list, not as JSON text.
         self.stack.set_config("ha-swarm:stacks[0]", auto.ConfigValue(str(self.stack_file)), path=True)
         self.stack.set_config("ha-swarm:sshPrivateKey", auto.ConfigValue(private_key, secret=True))
@@ -187,6 +188,7 @@ class Deployment(StackRun):
         self.harness = Harness(host_specs(), prefix=PREFIX, subnet=SUBNET, state_dir=STATE_DIR, images=False)
         self.cli_root = run_dir / "cli"
         self.workers = list(FIRST_WORKERS)
+        self.traefik_extra: dict[str, Any] = {}  # more traefik settings (HTTPS); with certificates, kept secret
 
     # -- setting up ------------------------------------------------------------------------
 
@@ -236,11 +238,11 @@ class Deployment(StackRun):
             "sshUser": "swarm",
             "domain": DOMAIN,
             # No IPVS on this machine: Traefik publishes port 80 in host mode, so it runs on every manager.
-            "traefik": json.dumps({"image": traefik_image, "publishMode": "host"}),
+            "traefik": json.dumps({"image": traefik_image, "publishMode": "host", **self.traefik_extra}),
             # The visualizer's image cannot be had here: the whoami image stands in for it.
             "stackVariables": json.dumps({"WHOAMI_IMAGE": whoami_image, "VISUALIZER_IMAGE": whoami_image}),
         }
-        self.set_config(values, self.private_key())
+        self.set_config(values, self.private_key(), secret=("traefik",) if "certificates" in self.traefik_extra else ())
 
     def private_key(self) -> str:
         return self.harness.key_path.read_text()

@@ -42,6 +42,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from tests.e2e.certs import CertificateError, private_ca, server_certificate
+
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
 ACME_PORT = 14000
@@ -177,24 +179,13 @@ class Pebble:
             return "(pebble was not started)"
         return "\n".join(f"--- {name}.log (last {lines} lines) ---\n{_tail(self.log_file(name), lines)}" for name in ("pebble", "challtestsrv"))
 
-    def _openssl(self, *args: str) -> None:
-        res = subprocess.run(["openssl", *args], cwd=self._dir(), capture_output=True, text=True, timeout=60, check=False)
-        if res.returncode != 0:
-            raise PebbleError(f"openssl {' '.join(args)} exited {res.returncode}: {res.stderr.strip()}")
-
     def _make_certificates(self) -> None:
         """A private CA, and a certificate for ADDRESS (SAN IP:ADDRESS) signed by it, valid a week."""
-        ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-        self._openssl(
-            "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "7", "-subj", "/CN=ha-swarm e2e pebble HTTPS CA",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        )  # fmt: skip
-        self._openssl("req", *ec, "-keyout", "key.pem", "-out", "cert.csr", "-subj", f"/CN={self.address}")
-        (self._dir() / "cert.ext").write_text(
-            f"subjectAltName=IP:{self.address}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-            "extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n"
-        )
-        self._openssl("x509", "-req", "-in", "cert.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "7", "-extfile", "cert.ext", "-out", "cert.pem")
+        try:
+            private_ca(self._dir(), "ha-swarm e2e pebble HTTPS CA")
+            server_certificate(self._dir(), f"IP:{self.address}", "cert")
+        except CertificateError as err:
+            raise PebbleError(str(err)) from None
         self.ca_bundle_pem = self.ca_file.read_text()
 
     def _write_config(self) -> Path:
@@ -203,7 +194,7 @@ class Pebble:
                 "listenAddress": f"{self.address}:{ACME_PORT}",
                 "managementListenAddress": f"{self.address}:{MANAGEMENT_PORT}",
                 "certificate": str(self._dir() / "cert.pem"),
-                "privateKey": str(self._dir() / "key.pem"),
+                "privateKey": str(self._dir() / "cert.key"),
                 "httpPort": 80,
                 "tlsPort": 443,
                 "ocspResponderURL": "",

@@ -44,6 +44,7 @@ class Registered:
     secret_inputs: set[str]
     additional_secret_outputs: list[str]
     delete_before_replace: bool
+    replace_on_changes: list[str]
     custom: bool
 
 
@@ -147,6 +148,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 secret_inputs=secret_inputs,
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 delete_before_replace=bool(request.deleteBeforeReplace),
+                replace_on_changes=list(request.replaceOnChanges),
                 custom=bool(request.custom),
             )
         )

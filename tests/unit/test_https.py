@@ -255,3 +255,14 @@ def test_acme_in_host_mode_answers_only_on_the_store_node() -> None:
     p = run_program(base_config(lab=LAB31, traefik={"acme": {**ACME, "node": "manager-2"}, "publishMode": "host"}))
     (e, *_) = p.outputs["endpoints"]
     assert e["curlEveryNode"] == [f"curl --resolve {e['host']}:443:10.17.3.12 https://{e['host']}/"]
+
+
+def test_a_change_of_service_mode_replaces_the_service_old_one_first() -> None:
+    # Switching between ACME (one Traefik) and certificates (global) changes the mode, which the
+    # swarm refuses to update in place; and two services cannot hold the same name at once.
+    p = run_program(base_config())
+    services = p.of_type("docker:index/service:Service")
+    assert len(services) >= 4
+    for res in services:
+        assert res.delete_before_replace, res.name
+        assert res.replace_on_changes == ["mode"], res.name
