@@ -35,6 +35,13 @@ destroy: venv
 	$(PY) -m tools.restore_key_file $(STACK)
 	pulumi destroy --stack $(STACK)
 
+# Check the deployed cluster as the tutorial does by hand (nodes, managers, replicas, every
+# endpoint, sticky cookies) and print a table; fails when a check fails. HA_SWARM_VERIFY_TIMEOUT=N
+# waits N seconds (default 60) for failing checks to pass.
+.PHONY: verify
+verify: venv
+	$(PY) -m tools.verify --stack $(STACK)
+
 test: venv lint go-test
 	$(PY) -m pytest -q -rs
 
@@ -104,5 +111,5 @@ bench-e2e: toolchain venv
 # Go tests of ha-swarm's own provider plugins (tools/toolchain/*-provider).
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 go-test:
-	@for d in tools/toolchain/*-provider; do ls "$$d"/*_test.go >/dev/null 2>&1 || continue; \
+	@for d in tools/toolchain/*-provider tools/toolchain/whoami-lite; do ls "$$d"/*_test.go >/dev/null 2>&1 || continue; \
 	    echo "go test $$d"; (cd "$$d" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false $(GO) test -count=1 ./...) || exit 1; done

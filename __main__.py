@@ -2,22 +2,35 @@
 
 import pulumi
 
+from components.engine import EngineUpgrades
 from components.ingress import Ingress
 from components.machines import machines_for
-from components.outputs import endpoints, manager_outputs, node_list
+from components.nfs import nfs_server
+from components.outputs import endpoints, manager_outputs, node_list, services
 from components.settings import load_settings
 from components.stacks import Stacks, load_stacks, stack_variables
 from components.swarm import Swarm
+from components.verify import Verify
 
 settings = load_settings()
-stacks = load_stacks(settings.stacks, stack_variables(settings.domain, settings.stack_variables))
+stacks = load_stacks(settings.stacks, stack_variables(settings.domain, settings.stack_variables, settings.storage_variables))
 
 machines = machines_for(settings)
 swarm = Swarm("swarm", machines.nodes, settings)
 ingress = Ingress("ingress", swarm.first_manager, swarm.formed, settings)
-Stacks("stacks", stacks, ingress.provider, ingress.network, depends_on=[*swarm.formed, ingress.network])
+nfs = nfs_server("nfs", settings, stacks, swarm.first_manager)
+deployed = Stacks("stacks", stacks, ingress.provider, ingress.network, depends_on=[*swarm.formed, ingress.network, *nfs])
+# engine.version: rolling Docker Engine upgrades, after everything the Docker provider does (components/engine.py).
+served = [*swarm.formed, ingress.traefik.service, *deployed.services.values(), *nfs]
+engine = EngineUpgrades("engine", machines.nodes, settings.engine.version, after=served) if settings.engine.version else None
+upgraded = [engine.done] if engine else []
 
 pulumi.export("nodes", node_list(machines.nodes))
 for key, value in manager_outputs(machines.nodes).items():
     pulumi.export(key, value)
 pulumi.export("endpoints", endpoints(stacks, machines.nodes, settings.traefik))
+pulumi.export("services", services(stacks, settings.traefik))
+if settings.verify:
+    Verify("verify", swarm.first_manager, machines.nodes, stacks, settings, watched=[*swarm.formed, ingress.traefik.service, *deployed.services.values(), *upgraded])
+if swarm.unlock_key is not None:
+    pulumi.export("unlockKey", swarm.unlock_key)  # swarm.autolock: a secret (pulumi stack output --show-secrets unlockKey)

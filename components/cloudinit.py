@@ -2,7 +2,11 @@
 
 The node preparation itself (Docker Engine, docker group, firewall ports) is the
 shell script `scripts/prepare-node.sh`, written to the VM and run once by
-cloud-init; the cloud target runs the same script over SSH.
+cloud-init; the cloud target runs the same script over SSH.  With `storage.nfs`,
+`scripts/nfs-node.sh` is written too: every node gets the NFS client, the NFS
+server (the first manager) exports the storage folder to the lab network.  With
+it off, the documents are exactly what they were without the setting (so turning
+it on replaces the VMs, and an upgrade of the program does not).
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from dataclasses import dataclass
 import yaml
 
 from components.remote import script_text
-from components.settings import NodeSpec
+from components.settings import NodeSpec, StorageSettings
 
 PREPARE_PATH = "/usr/local/sbin/ha-swarm-prepare-node"
+NFS_NODE_PATH = "/usr/local/sbin/ha-swarm-nfs-node"
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,27 @@ def mac_address(stack: str, name: str) -> str:
     return "52:54:00:" + ":".join(f"{b:02x}" for b in digest[:3])
 
 
-def render(spec: NodeSpec, *, stack: str, public_key: str, network: ipaddress.IPv4Network) -> CloudInit:
+def _nfs_parts(storage: StorageSettings | None, nfs_server: bool, network: ipaddress.IPv4Network) -> tuple[list[dict[str, str]], list[list[str]]]:
+    """The file and commands of storage.nfs: the client everywhere, the server on `nfs_server`."""
+    if storage is None or not storage.nfs:
+        return [], []
+    script = {"path": NFS_NODE_PATH, "owner": "root:root", "permissions": "0755", "content": script_text("nfs-node.sh")}
+    command = [NFS_NODE_PATH, "server", storage.export, str(network)] if nfs_server else [NFS_NODE_PATH, "client"]
+    return [script], [command]
+
+
+def render(
+    spec: NodeSpec,
+    *,
+    stack: str,
+    public_key: str,
+    network: ipaddress.IPv4Network,
+    storage: StorageSettings | None = None,
+    nfs_server: bool = False,
+) -> CloudInit:
+    """The documents of one VM; `nfs_server`: this VM serves NFS (storage.nfs, the first manager)."""
     gateway = str(network.network_address + 1)
+    nfs_files, nfs_commands = _nfs_parts(storage, nfs_server, network)
     mac = mac_address(stack, spec.name)
     user_data = {
         "hostname": spec.name,
@@ -72,9 +96,10 @@ def render(spec: NodeSpec, *, stack: str, public_key: str, network: ipaddress.IP
                 "owner": "root:root",
                 "permissions": "0755",
                 "content": script_text("prepare-node.sh"),
-            }
+            },
+            *nfs_files,
         ],
-        "runcmd": [[PREPARE_PATH, spec.user]],
+        "runcmd": [[PREPARE_PATH, spec.user], *nfs_commands],
     }
     meta_data = {"instance-id": f"ha-swarm-{stack}-{spec.name}", "local-hostname": spec.name}
     network_config = {

@@ -461,6 +461,14 @@ def _closing_brace(text: str, start: int) -> int:
     return -1
 
 
+class _Variables(dict[str, str]):
+    """The variables of a stack, and for some that are not provided, how to provide them."""
+
+    def __init__(self, values: Mapping[str, str], hints: Mapping[str, str]) -> None:
+        super().__init__(values)
+        self.hints = dict(hints)
+
+
 def _expand(inner: str, variables: Mapping[str, str], at: _At, path: str, whole: str) -> str:
     match = _BRACED.match(inner)
     if not match:
@@ -471,7 +479,9 @@ def _expand(inner: str, variables: Mapping[str, str], at: _At, path: str, whole:
     if op is None or op.endswith("?"):
         if value is None or (op is not None and unset):
             provided = ", ".join(sorted(variables)) or "none"
-            reason = arg if op is not None and arg else "it is not provided and has no default"
+            hint = variables.hints.get(name) if isinstance(variables, _Variables) else None
+            reason = "it is not provided and has no default" if not hint else f"it is not provided ({hint}) and has no default"
+            reason = arg if op is not None and arg else reason
             raise at.refuse(path, whole, f"variable {name}: {reason} (provided: {provided}; give a default with ${{{name}:-value}})")
         return value
     if op.endswith("-"):
@@ -1022,8 +1032,10 @@ def _used(declared: Mapping[str, Any], used: Iterable[str]) -> list[Any]:
     return [ref for key, ref in declared.items() if key in wanted]
 
 
-def translate(doc: Any, variables: Mapping[str, str], *, file: str, stack_name: str) -> StackSpec:
-    """Turn a parsed compose document into the stack's service, network and volume specifications."""
+def translate(doc: Any, variables: Mapping[str, str], *, file: str, stack_name: str, hints: Mapping[str, str] | None = None) -> StackSpec:
+    """Turn a parsed compose document into the stack's service, network and volume specifications.
+
+    `hints`: for variables that may be missing, how to provide them (said when a file needs one)."""
     top = _At(file)
     if not _SWARM_NAME.match(stack_name):
         raise top.refuse("stack name", stack_name, "letters and digits with '-' or '_' between them (it prefixes every service name)")
@@ -1031,7 +1043,7 @@ def translate(doc: Any, variables: Mapping[str, str], *, file: str, stack_name: 
         raise top.refuse("document", doc, "a compose file: a mapping with services (and networks, volumes)")
     doc = {str(k): v for k, v in doc.items()}
     _check_top_level(top, doc)
-    variables = {str(k): str(v) for k, v in variables.items()}
+    variables = _Variables({str(k): str(v) for k, v in variables.items()}, hints or {})
     services = _mapping(top, "services", doc.get("services"), "a mapping of service names to definitions")
     if not services:
         raise top.refuse("services", doc.get("services"), "at least one service")
@@ -1069,7 +1081,7 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
-def load_stack(path: Path, variables: Mapping[str, str], *, stack_name: str | None = None) -> StackSpec:
+def load_stack(path: Path, variables: Mapping[str, str], *, stack_name: str | None = None, hints: Mapping[str, str] | None = None) -> StackSpec:
     """Read a compose file; the stack is named `stack_name` or the file's stem (stacks/demo.yml -> demo)."""
     file = str(path)
     try:
@@ -1080,4 +1092,4 @@ def load_stack(path: Path, variables: Mapping[str, str], *, stack_name: str | No
         doc = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
         raise _refuse(file, None, "file", file, "valid YAML: " + " ".join(str(error).split())) from None
-    return translate(doc, variables, file=file, stack_name=stack_name if stack_name is not None else Path(path).stem)
+    return translate(doc, variables, file=file, stack_name=stack_name if stack_name is not None else Path(path).stem, hints=hints)

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.nodes import Node
+from components.settings import NodeSpec
 
 
 def ha_swarm_home() -> Path:
@@ -47,28 +48,28 @@ def write_key_file(key: str, home: Path | None = None) -> str:
     return _private_file((home or ha_swarm_home()) / "keys", f"{digest}.key", content)
 
 
-def write_known_hosts(node: Node, home: Path | None = None) -> str | None:
+def write_known_hosts(spec: NodeSpec, home: Path | None = None) -> str | None:
     """A known_hosts file holding the node's configured host key, if it has one."""
-    if node.spec.host_key is None:
+    if spec.host_key is None:
         return None
-    host = node.ssh_address if node.spec.port == 22 else f"[{node.ssh_address}]:{node.spec.port}"
-    line = f"{host} {node.spec.host_key}\n"
+    host = spec.ssh_address if spec.port == 22 else f"[{spec.ssh_address}]:{spec.port}"
+    line = f"{host} {spec.host_key}\n"
     digest = hashlib.sha256(line.encode()).hexdigest()[:16]
     return _private_file((home or ha_swarm_home()) / "known_hosts", digest, line)
 
 
-def ssh_options(node: Node, key_path: str) -> list[str]:
-    """The options the provider appends to its `ssh` command line."""
-    known_hosts = write_known_hosts(node)
+def ssh_options(spec: NodeSpec, key_path: str) -> list[str]:
+    """The options the provider appends to its `ssh` command line (and `python -m tools.verify` uses)."""
+    known_hosts = write_known_hosts(spec)
     if known_hosts:
         checking = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
     else:
         checking = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
     options = ["-i", key_path, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", *checking]
-    jump = node.spec.jump
+    jump = spec.jump
     if jump is not None:
         proxy = (
-            f"ssh -i {key_path} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -p {jump.port} -W %h:%p {jump.user or node.user}@{jump.host}"
+            f"ssh -i {key_path} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -p {jump.port} -W %h:%p {jump.user or spec.user}@{jump.host}"
         )
         options += ["-o", f"ProxyCommand={proxy}"]
     return options
@@ -91,6 +92,6 @@ def docker_provider(
     return docker.Provider(
         name,
         host=docker_host(node),
-        ssh_opts=key_path.apply(lambda path: ssh_options(node, path)),
+        ssh_opts=key_path.apply(lambda path: ssh_options(node.spec, path)),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )

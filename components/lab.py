@@ -83,7 +83,8 @@ class LabMachines(pulumi.ComponentResource):
         self.domains: dict[str, libvirt.Domain] = {}
         self.nodes = []
         for spec in settings.nodes:
-            doc = cloudinit.render(spec, stack=stack, public_key=settings.ssh_public_key or "", network=lab.cidr)
+            nfs_server = spec == settings.nfs_server
+            doc = cloudinit.render(spec, stack=stack, public_key=settings.ssh_public_key or "", network=lab.cidr, storage=settings.storage, nfs_server=nfs_server)
             root = libvirt.Volume(
                 f"{spec.name}-root",
                 name=f"{prefix}-{spec.name}-root.qcow2",

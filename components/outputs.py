@@ -4,32 +4,42 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from components.compose import StackSpec
 from components.docker_access import docker_host
 from components.nodes import Node
 from components.settings import TraefikSettings
+from components.traefik import TRAEFIK_SERVICE, traefik_mode
 
 _HOST_RULE = re.compile(r"Host\(`([^`]+)`\)")
 _ROUTER_RULE = re.compile(r"^traefik\.http\.routers\.([^.]+)\.rule$")
 _STICKY = re.compile(r"^traefik\.http\.services\.[^.]+\.loadbalancer\.sticky\.cookie(\.name)?$")
+_COOKIE_NAME = re.compile(r"^traefik\.http\.services\.[^.]+\.loadbalancer\.sticky\.cookie\.name$")
 
 
 def _service_labels(args: Mapping[str, Any]) -> dict[str, str]:
     return {str(item["label"]): str(item["value"]) for item in args.get("labels") or []}
 
 
-def routed_hosts(specs: Iterable[StackSpec]) -> list[tuple[str, str, bool]]:
-    """(service name, host name, sticky) for every Host(`...`) rule in the stacks' Traefik labels."""
+class Route(NamedTuple):
+    service: str  # the swarm service behind the host name
+    host: str
+    sticky: bool
+    cookie: str | None  # the sticky cookie's name when a label sets it (else Traefik makes one up)
+
+
+def routed_hosts(specs: Iterable[StackSpec]) -> list[Route]:
+    """A Route for every Host(`...`) rule in the stacks' Traefik labels."""
     found = []
     for spec in specs:
         for service in spec.services:
             labels = _service_labels(service.args)
             sticky = any(_STICKY.match(k) and v != "false" for k, v in labels.items())
+            cookie = next((v for k, v in sorted(labels.items()) if _COOKIE_NAME.match(k)), None) if sticky else None
             for key, rule in sorted(labels.items()):
                 if _ROUTER_RULE.match(key):
-                    found.extend((service.name, host, sticky) for host in _HOST_RULE.findall(rule))
+                    found.extend(Route(service.name, host, sticky, cookie) for host in _HOST_RULE.findall(rule))
     return found
 
 
@@ -50,7 +60,7 @@ def endpoints(specs: Sequence[StackSpec], nodes: Sequence[Node], traefik: Traefi
     answering = answering_nodes(nodes, traefik)
     first = answering[0]
     result = []
-    for service, host, sticky in routed_hosts(specs):
+    for service, host, sticky, cookie in routed_hosts(specs):
         if traefik.tls:
 
             def curl(node: Node, extra: str = "", host: str = host) -> str:
@@ -67,9 +77,28 @@ def endpoints(specs: Sequence[StackSpec], nodes: Sequence[Node], traefik: Traefi
             entry = {"service": service, "host": host, "url": f"http://{first.ssh_address}", "header": f"Host: {host}"}
         entry["curl"] = curl(first)
         entry["curlEveryNode"] = [curl(n) for n in answering]
+        entry["addresses"] = [n.ssh_address for n in answering]
+        entry["sticky"] = sticky
         if sticky:
             entry["curlSticky"] = curl(first, "-c cookie.txt -b cookie.txt ")
+            if cookie:
+                entry["cookie"] = cookie
         result.append(entry)
+    return result
+
+
+def services(specs: Sequence[StackSpec], traefik: TraefikSettings) -> list[dict[str, Any]]:
+    """Every swarm service the stack declares, Traefik first, with its mode and replica count."""
+    traefik_args = traefik_mode(traefik)
+    traefik_entry = {"global_": True} if traefik_args.global_ else {"replicated": {"replicas": traefik_args.replicated.replicas}}
+    found: list[tuple[str, Mapping[str, Any]]] = [(TRAEFIK_SERVICE, traefik_entry)]
+    found += [(service.name, service.args["mode"]) for spec in specs for service in spec.services]
+    result: list[dict[str, Any]] = []
+    for name, mode in found:
+        if mode.get("global_"):
+            result.append({"name": name, "mode": "global"})
+        else:
+            result.append({"name": name, "mode": "replicated", "replicas": int(mode["replicated"]["replicas"])})
     return result
 
 

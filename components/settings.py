@@ -47,6 +47,10 @@ TOP_LEVEL_KEYS = (
     "stacks",
     "stackVariables",
     "nodeLabels",
+    "verify",
+    "storage",
+    "swarm",
+    "engine",
 )
 LAB_KEYS = ("managers", "workers", "uri", "image", "cidr", "domainType", "vcpus", "memoryMiB", "diskGiB", "networkMode", "kernel", "initrd", "kernelArgs")
 NETWORK_MODES = ("nat", "isolated")
@@ -60,6 +64,18 @@ CERTIFICATE_KEYS = ("cert", "key")
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 _PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
 _PEM_PRIVATE_KEY = re.compile(r"-----BEGIN ([A-Z]+ )?PRIVATE KEY-----\s+[A-Za-z0-9+/=\s]+-----END ([A-Z]+ )?PRIVATE KEY-----")
+
+STORAGE_KEYS = ("nfs", "export")
+DEFAULT_NFS_EXPORT = "/srv/nfs"
+# Folders an NFS export may not be (or be under): the system's own.
+_SYSTEM_FOLDERS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr", "/var/lib/docker")
+
+SWARM_KEYS = ("rotateTokens", "autolock")
+_GENERATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
+
+ENGINE_KEYS = ("version",)
+# A Docker Engine version as `docker version` reports it: 27.3.1, or with a distribution suffix (20.10.24+dfsg1).
+_ENGINE_VERSION = re.compile(r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}([+~-][0-9A-Za-z][0-9A-Za-z.+~-]{0,40})?$")
 
 # Lab addresses: the gateway is host 1, manager-i is host 10+i, worker-j is host 20+j.
 MANAGER_HOST_OFFSET = 10
@@ -189,6 +205,34 @@ class NodeSpec:
     jump: SshEndpoint | None
 
 
+@dataclass(frozen=True)
+class StorageSettings:
+    """`storage`: with `nfs`, the lab's first manager serves the folder `export` over NFS."""
+
+    nfs: bool = False
+    export: str = DEFAULT_NFS_EXPORT
+
+
+@dataclass(frozen=True)
+class SwarmSettings:
+    """`swarm`: day-two care of the swarm itself.
+
+    `rotate_tokens` is a generation, like a trigger: each new value rotates the worker and manager
+    join tokens on the next `up` (None: never rotated).  `autolock` locks the managers' Raft keys
+    with an unlock key, which a restarted manager needs before it takes part again."""
+
+    rotate_tokens: str | None = None
+    autolock: bool = False
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """`engine`: with `version`, nodes whose Docker Engine is another version are upgraded (or
+    downgraded) to it one at a time on the next `up` (components/engine.py).  None: never touched."""
+
+    version: str | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class Settings:
     target: str
@@ -203,6 +247,10 @@ class Settings:
     stack_variables: tuple[tuple[str, str], ...]
     node_labels: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
     nodes: tuple[NodeSpec, ...]
+    storage: StorageSettings = StorageSettings()
+    verify: bool = False  # verify.sh as the last step of `pulumi up`
+    swarm: SwarmSettings = SwarmSettings()
+    engine: EngineSettings = EngineSettings()
 
     @property
     def managers(self) -> tuple[NodeSpec, ...]:
@@ -214,6 +262,17 @@ class Settings:
 
     def labels_for(self, name: str) -> tuple[tuple[str, str], ...]:
         return dict(self.node_labels).get(name, ())
+
+    @property
+    def nfs_server(self) -> NodeSpec | None:
+        """The node that serves NFS (storage.nfs: the first manager), or None."""
+        return self.managers[0] if self.storage.nfs else None
+
+    @property
+    def storage_variables(self) -> tuple[tuple[str, str], ...]:
+        """${NFS_ADDR} and ${NFS_EXPORT} for the compose files, when storage.nfs is on."""
+        server = self.nfs_server
+        return (("NFS_ADDR", server.swarm_address), ("NFS_EXPORT", self.storage.export)) if server else ()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -577,6 +636,73 @@ def _parse_node_labels(raw: Any, names: Sequence[str]) -> tuple[tuple[str, tuple
     return tuple(sorted(result))
 
 
+_EXPORT_ALLOWED = "an absolute folder path of plain names such as /srv/nfs (letters, digits, '.', '_', '-'), not / or a system folder (/etc, /usr, /var/lib/docker...)"
+
+
+def _parse_storage(raw: Any, target: str, stack_variables: Any) -> StorageSettings:
+    """`storage`: `nfs` (the lab's first manager serves NFS) and its `export` folder."""
+    obj = _object(raw, "storage")
+    _unknown_keys(obj, STORAGE_KEYS, "storage")
+    nfs = _bool(obj, "nfs", "storage.nfs", False)
+    if nfs and target != "lab":
+        raise refuse(
+            "storage.nfs",
+            True,
+            "a lab option only (the first lab VM serves NFS); on target cloud, point the volumes' driver_opts at your own NFS server "
+            "(o: addr=..., device: :/export), for example through stackVariables NFS_ADDR and NFS_EXPORT",
+        )
+    export = obj.get("export", DEFAULT_NFS_EXPORT)
+    if "export" in obj and not nfs:
+        raise refuse("storage.export", export, "an export folder only together with storage.nfs: true")
+    steps = export.split("/")[1:] if isinstance(export, str) and export.startswith("/") else []
+    plain = bool(steps) and all(re.fullmatch(r"[A-Za-z0-9._-]+", step) and step not in (".", "..") for step in steps)
+    if not plain or any(export == f or export.startswith(f + "/") for f in _SYSTEM_FOLDERS):
+        raise refuse("storage.export", export, _EXPORT_ALLOWED)
+    if nfs and isinstance(stack_variables, Mapping):
+        for name in ("NFS_ADDR", "NFS_EXPORT"):
+            if name in stack_variables:
+                raise refuse(f"stackVariables.{name}", stack_variables[name], f"no {name} while storage.nfs is on: the program sets it (the first manager's NFS server)")
+    return StorageSettings(nfs=nfs, export=export)
+
+
+_GENERATION_ALLOWED = (
+    "a generation: a whole number or a short word (letters, digits, '.', '_', ':', '+', '-'; at most 64), "
+    "such as 1 or 2026-03; each new value rotates the join tokens on the next up"
+)
+
+
+def _parse_swarm(raw: Any) -> SwarmSettings:
+    """`swarm`: `rotateTokens` (a generation) and `autolock`."""
+    obj = _object(raw, "swarm")
+    _unknown_keys(obj, SWARM_KEYS, "swarm")
+    generation = obj.get("rotateTokens")
+    if generation is not None:
+        if isinstance(generation, bool) or not isinstance(generation, (int, str)):
+            raise refuse("swarm.rotateTokens", generation, _GENERATION_ALLOWED)
+        generation = str(generation).strip()
+        if not _GENERATION.match(generation):
+            raise refuse("swarm.rotateTokens", obj.get("rotateTokens"), _GENERATION_ALLOWED)
+    return SwarmSettings(rotate_tokens=generation, autolock=_bool(obj, "autolock", "swarm.autolock", False))
+
+
+_ENGINE_VERSION_ALLOWED = (
+    "a Docker Engine version as `docker version` reports it: three numbers such as 27.3.1, "
+    "optionally with a distribution suffix such as 20.10.24+dfsg1"
+)
+
+
+def _parse_engine(raw: Any) -> EngineSettings:
+    """`engine`: `version`, the Docker Engine every node should run (rolling upgrades)."""
+    obj = _object(raw, "engine")
+    _unknown_keys(obj, ENGINE_KEYS, "engine")
+    version = obj.get("version")
+    if version is None:
+        return EngineSettings()
+    if not isinstance(version, str) or not _ENGINE_VERSION.match(version.strip()):
+        raise refuse("engine.version", version, _ENGINE_VERSION_ALLOWED)
+    return EngineSettings(version=version.strip())
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -640,6 +766,10 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
         stack_variables=_parse_stack_variables(raw.get("stackVariables")),
         node_labels=_parse_node_labels(raw.get("nodeLabels"), names),
         nodes=nodes,
+        storage=_parse_storage(raw.get("storage"), target, raw.get("stackVariables")),
+        verify=_bool(raw, "verify", "verify", False),
+        swarm=_parse_swarm(raw.get("swarm")),
+        engine=_parse_engine(raw.get("engine")),
     )
 
 
@@ -652,7 +782,7 @@ def _namespace_keys() -> list[str]:
     return sorted(k[len(prefix) :] for k in keys if k.startswith(prefix))
 
 
-_OBJECT_KEYS = ("lab", "cloud", "traefik", "stacks", "stackVariables", "nodeLabels")
+_OBJECT_KEYS = ("lab", "cloud", "traefik", "stacks", "stackVariables", "nodeLabels", "storage", "swarm", "engine")
 
 
 def load_settings() -> Settings:

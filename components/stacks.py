@@ -12,6 +12,7 @@ import pulumi_docker as docker
 
 from components.compose import ComposeError, StackSpec, load_stack
 from components.ingress import TRAEFIK_NETWORK
+from components.traefik import SERVICE_REPLACEMENT
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,9 +20,17 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONVERGE = docker.ServiceConvergeConfigArgs(delay="5s", timeout="5m")
 
 
-def stack_variables(domain: str, extra: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
-    """What compose files may interpolate: ${DOMAIN} and the `stackVariables` setting."""
-    return {**dict(extra), "DOMAIN": domain}
+# How to provide the variables that only some settings provide, said when a compose file needs one.
+VARIABLE_HINTS = {
+    "NFS_ADDR": "storage.nfs: true sets it to the lab's NFS server; elsewhere give your NFS server's address as stackVariables.NFS_ADDR",
+    "NFS_EXPORT": "storage.nfs: true sets it to storage.export; elsewhere give your NFS server's export as stackVariables.NFS_EXPORT",
+}
+
+
+def stack_variables(domain: str, extra: Sequence[tuple[str, str]] = (), provided: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
+    """What compose files may interpolate: ${DOMAIN}, the `stackVariables` setting, and what other
+    settings provide (`provided`: ${NFS_ADDR} and ${NFS_EXPORT} with storage.nfs)."""
+    return {**dict(extra), **dict(provided), "DOMAIN": domain}
 
 
 def load_stacks(paths: Sequence[str], variables: Mapping[str, str]) -> list[StackSpec]:
@@ -31,7 +40,7 @@ def load_stacks(paths: Sequence[str], variables: Mapping[str, str]) -> list[Stac
         file = Path(path) if Path(path).is_absolute() else PROJECT_DIR / path
         if not file.is_file():
             raise ComposeError(f"config ha-swarm:stacks = {path!r} is refused: no such compose file ({file})")
-        specs.append(load_stack(file, variables))
+        specs.append(load_stack(file, variables, hints=VARIABLE_HINTS))
     names = [s.name for s in specs]
     for name in names:
         if names.count(name) > 1:
@@ -60,7 +69,7 @@ class Stacks(pulumi.ComponentResource):
                     service.name,
                     **service.service_args({k: networks[k].id for k in service.networks}),
                     converge_config=CONVERGE,
-                    opts=pulumi.ResourceOptions.merge(on_swarm, pulumi.ResourceOptions(depends_on=list(networks.values()))),
+                    opts=pulumi.ResourceOptions.merge(on_swarm, pulumi.ResourceOptions(depends_on=list(networks.values()), **SERVICE_REPLACEMENT)),
                 )
         self.register_outputs({"services": sorted(self.services)})
 

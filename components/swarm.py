@@ -12,6 +12,18 @@ and `tokens` (secret stdout).  Managers join one after another, each after the
 previous one is settled (so on destroy they leave one at a time too, the last
 one first, each fully removed before the next is drained); workers join in
 parallel, each depending only on the init, the tokens and its own readiness.
+
+Day two, on the first manager (`swarm` settings):
+
+    rotate-tokens  create: swarm-rotate-tokens.sh, once per `swarm.rotateTokens` generation (its
+                   trigger), before `tokens` reads the tokens again (the generation is a trigger
+                   of `tokens` too), so nodes that join later get the new ones.  A join takes its
+                   token on stdin, which is not a trigger: a new token updates the join in place,
+                   and swarm-join.sh, run again on a node already in the swarm, changes nothing.
+                   (ignore_changes on stdin would be wrong: a join replaced later, for a new
+                   machine or a new swarm, would then be created with the old, refused token.)
+    autolock       create: swarm-autolock.sh on (the unlock key, secret stdout)
+                   delete: swarm-autolock.sh off; declared only with `swarm.autolock`.
 """
 
 from __future__ import annotations
@@ -64,14 +76,16 @@ class Swarm(pulumi.ComponentResource):
             delete_before_replace=True,
         )
         swarm_id = self.init.stdout
+        generation = settings.swarm.rotate_tokens
+        rotation = [self._rotate_tokens(first, generation)] if generation is not None else []
         self.tokens = run_script(
             "tokens",
             first.connection,
             Step("swarm-tokens.sh"),
             parent=self,
             secret_stdout=True,
-            depends_on=[self.init],
-            triggers=[swarm_id],
+            depends_on=[self.init, *rotation],
+            triggers=[swarm_id, *(() if generation is None else (f"rotation:{generation}",))],
         )
         tokens = pulumi.Output.secret(self.tokens.stdout.apply(_tokens))
         self.worker_token = tokens.apply(lambda t: t["worker"])
@@ -95,12 +109,41 @@ class Swarm(pulumi.ComponentResource):
                 previous_manager = settled
 
         self.formed: list[pulumi.Resource] = list(self.settled.values())
+        # The unlock key of an autolocked swarm (a secret), or None without swarm.autolock.
+        self.unlock_key: pulumi.Output[str] | None = self._autolock(first, swarm_id) if settings.swarm.autolock else None
         self.register_outputs(
             {
                 "firstManager": first.name,
                 "nodes": [n.name for n in nodes],
             }
         )
+
+    def _rotate_tokens(self, first: Node, generation: str) -> pulumi.Resource:
+        """Rotate the join tokens once per generation; the old ones are refused from then on."""
+        return run_script(
+            "rotate-tokens",
+            first.connection,
+            Step("swarm-rotate-tokens.sh"),
+            parent=self,
+            secret_stdout=True,  # it prints nothing, but it asks for tokens: never log what it says
+            depends_on=[self.init],
+            triggers=[f"rotation:{generation}"],
+        )
+
+    def _autolock(self, first: Node, swarm_id: pulumi.Output[str]) -> pulumi.Output[str]:
+        """Autolock on (off again when the setting goes); the unlock key, kept secret."""
+        autolock = run_script(
+            "autolock",
+            first.connection,
+            Step("swarm-autolock.sh", ("on",)),
+            delete=Step("swarm-autolock.sh", ("off",)),
+            parent=self,
+            secret_stdout=True,
+            depends_on=[self.init],
+            triggers=[swarm_id],
+            delete_before_replace=True,
+        )
+        return pulumi.Output.secret(autolock.stdout.apply(lambda out: out.strip()))
 
     def _join(self, node: Node, first: Node, swarm_id: pulumi.Output[str], after: list[pulumi.Resource]) -> pulumi.Resource:
         triggers = [*node.triggers, swarm_id]

@@ -44,6 +44,9 @@ PACKAGES=(
     cloud-init netplan.io systemd-resolved libnss-myhostname locales
     # access and Docker (apparmor: without it Docker refuses to start containers)
     openssh-server sudo docker.io apparmor ca-certificates curl iproute2 iptables iputils-ping procps less
+    # storage.nfs: the first manager serves NFS, every node mounts it (installed here because an
+    # isolated lab has no mirror; nfs-server stays disabled until nfs-server.sh enables it)
+    nfs-kernel-server nfs-common
 )
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
@@ -186,6 +189,8 @@ ExecStart=/usr/local/sbin/ha-swarm-preload
 WantedBy=multi-user.target
 EOF
     systemctl enable ha-swarm-preload.service systemd-networkd.service systemd-resolved.service docker.service ssh.service
+    # an NFS server only where storage.nfs asks for one (components/scripts/nfs-server.sh)
+    systemctl disable nfs-server.service
     # nothing periodic fetches from the network in a lab VM
     systemctl disable apt-daily.timer apt-daily-upgrade.timer
     # per-instance identity comes at first boot: machine-id, SSH host keys (cloud-init makes them)

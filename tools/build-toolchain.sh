@@ -196,12 +196,21 @@ build_pulumi() {
 }
 
 # -- part: Python language host + pulumi-language-python-exec ------------------------------------
+# patch_fallback_host DIR: the fallback host predates today's RunPlugin request, with which the CLI
+# starts a Python policy pack; its own RunPlugin becomes runPluginProgram, called by the RunPlugin of
+# tools/toolchain/langhost-fallback/runplugin.go (see there).
+patch_fallback_host() {
+    local main=$1/main.go
+    grep -q '^func (host \*pythonLanguageHost) RunPlugin($' "$main" || return 1
+    sed -i 's/^func (host \*pythonLanguageHost) RunPlugin($/func (host *pythonLanguageHost) runPluginProgram(/' "$main"
+    install -m 0644 "$SRC/langhost-fallback/runplugin.go" "$1/zz_ha_swarm_runplugin.go"
+}
 LANGHOST=github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
 build_langhost() {
     local cli key logf=$TC/logs/langhost.log hj sdkj pkgj ps hash time b how=""
     cli=$(cat "$(st pulumi version)" 2>/dev/null || true)
     [ -n "$cli" ] || { log "langhost: needs the pulumi part first"; MISSING=1; return 0; }
-    key="cli=$cli sdkpin=$PULUMI_PIN fallback=$LANGHOST_FALLBACK_SDK go=$GOVERSION recipe=$TOOLCHAIN_RECIPE"
+    key="cli=$cli sdkpin=$PULUMI_PIN fallback=$LANGHOST_FALLBACK_SDK go=$GOVERSION recipe=$TOOLCHAIN_RECIPE runplugin=$(tree_hash "$SRC/langhost-fallback")"
     if fresh langhost "$key" "$TC/bin/pulumi-language-python" "$TC/bin/pulumi-language-python-exec"; then log "langhost: $(status_of langhost) (cached)"; return 0; fi
     [ "$check" = 0 ] || { log "langhost: MISSING (would build for CLI $cli)"; MISSING=1; return 0; }
     timed_start
@@ -209,7 +218,12 @@ build_langhost() {
     rm -f "$TC/bin/pulumi-language-python" "$TC/bin/pulumi-language-python-host"
     # 1. the host's own module at the pseudo-version of the CLI's release commit, when the proxy
     #    tells that commit (Origin of pkg/v3@vCLI) and serves the module there.
-    read -r hash time < <(origin "$(cat "$(st pulumi info)")")
+    # (state/pulumi.info names a file of the module cache the CLI was built with: fetch it again
+    # when that cache is gone or another one is in use.)
+    local infof
+    infof=$(cat "$(st pulumi info)" 2>/dev/null || true)
+    if [ ! -f "$infof" ] && pkgj=$(fetch "$PKG@v$cli"); then infof=$(json_field Info <<<"$pkgj"); fi
+    read -r hash time < <(origin "$infof" 2>/dev/null || echo "- -")
     if [ "$hash" != - ]; then
         ps=$(pseudo 3 "$hash" "$time")
         if hj=$(fetch "$LANGHOST@$ps") && pkgj=$(fetch "$PKG@v$cli") && sdkj=$(fetch "$SDK@v$cli"); then
@@ -233,11 +247,12 @@ build_langhost() {
         sdkj=$(fetch "$SDK@$LANGHOST_FALLBACK_SDK") || die "langhost: $SDK@$LANGHOST_FALLBACK_SDK: $(fetch_error "$sdkj")"
         b=$TC/build/langhost-sdk-$LANGHOST_FALLBACK_SDK
         copy_module "$(json_field Dir <<<"$sdkj")" "$b"
+        patch_fallback_host "$b/python/cmd/pulumi-language-python" || die "langhost: cannot patch RunPlugin into the host of $SDK@$LANGHOST_FALLBACK_SDK"
         gobuild "$logf" "$b" "$TC/bin/pulumi-language-python-host" ./python/cmd/pulumi-language-python "-X $SDK/go/common/version.Version=$LANGHOST_FALLBACK_SDK" \
             || die "langhost: build failed, see $logf"
         rm -rf "$b"
         install -m 0755 "$SRC/pulumi-language-python.sh" "$TC/bin/pulumi-language-python"
-        how="$SDK@$LANGHOST_FALLBACK_SDK/python/cmd/pulumi-language-python (fallback; reads runtime.options.virtualenv through the front script)"
+        how="$SDK@$LANGHOST_FALLBACK_SDK/python/cmd/pulumi-language-python (fallback; reads runtime.options.virtualenv through the front script; RunPlugin of today's CLI, for policy packs)"
     fi
     # The exec shim comes from the sdk at the Python SDK's pin (it runs that SDK), else the CLI's.
     local execsrc=""

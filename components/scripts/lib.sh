@@ -52,10 +52,16 @@ hs_control_available() {
     hs_docker info --format '{{.Swarm.ControlAvailable}}'
 }
 
+# hs_locked_advice: what to do about a node whose swarm state is 'locked' (autolock).
+hs_locked_advice() {
+    printf '%s' "the swarm is locked on this node (autolock: its Docker daemon restarted); unlock it first: docker swarm unlock, with the key from 'pulumi stack output --show-secrets unlockKey'"
+}
+
 # hs_require_manager: exit 1 unless this node is an active swarm manager.
 hs_require_manager() {
     local state ctl
     state=$(hs_swarm_state) || hs_die "cannot query the Docker daemon (docker info failed)"
+    [ "$state" != locked ] || hs_die "$(hs_locked_advice)"
     [ "$state" = active ] || hs_die "this node is not in an active swarm (state: ${state:-unknown}); run this on a manager"
     ctl=$(hs_control_available) || hs_die "cannot query the Docker daemon (docker info failed)"
     [ "$ctl" = true ] || hs_die "this node is a swarm worker, not a manager; run this on a manager"

@@ -76,6 +76,9 @@ case "$state" in
             hs_die "joined the swarm as a manager although ROLE=worker: was the manager token given?"
         fi
         ;;
+    locked)
+        hs_die "cannot check this node's membership: $(hs_locked_advice)"
+        ;;
     error)
         swarm_err=$(hs_docker info --format '{{.Swarm.Error}}' 2>/dev/null || true)
         hs_die "cannot join: swarm state of this node is 'error'${swarm_err:+ (${swarm_err//"$token"/<token>})}; if it is a failed join, run 'docker swarm leave --force' on it and retry"

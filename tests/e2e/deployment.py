@@ -44,6 +44,7 @@ PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "stacks", ".venv")
 # The hosts: three managers and one worker to start with; w2 joins and leaves in the tests.
 HOSTS = (("m1", "manager"), ("m2", "manager"), ("m3", "manager"), ("w1", "worker"), ("w2", "worker"))
 FIRST_WORKERS = ("w1",)
+VERIFY_TIMEOUT = "120"
 
 
 def host_specs() -> list[HostSpec]:
@@ -126,6 +127,8 @@ class StackRun:
             PULUMI_SKIP_UPDATE_CHECK="true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
             HA_SWARM_HOME=str(self.home),
+            # With `verify: true`, how long verify.sh waits for a fresh deploy to converge.
+            HA_SWARM_VERIFY_TIMEOUT=VERIFY_TIMEOUT,
         )
         return env
 
@@ -189,6 +192,8 @@ class Deployment(StackRun):
         self.cli_root = run_dir / "cli"
         self.workers = list(FIRST_WORKERS)
         self.traefik_extra: dict[str, Any] = {}  # more traefik settings (HTTPS); with certificates, kept secret
+        self.swarm_extra: dict[str, Any] = {}  # the `swarm` settings (token rotation, autolock)
+        self.verify_on_up = False  # the `verify` setting: verify.sh as the last step of every `up`
 
     # -- setting up ------------------------------------------------------------------------
 
@@ -242,6 +247,10 @@ class Deployment(StackRun):
             # The visualizer's image cannot be had here: the whoami image stands in for it.
             "stackVariables": json.dumps({"WHOAMI_IMAGE": whoami_image, "VISUALIZER_IMAGE": whoami_image}),
         }
+        if self.swarm_extra:
+            values["swarm"] = json.dumps(self.swarm_extra)
+        if self.verify_on_up:
+            values["verify"] = "true"
         self.set_config(values, self.private_key(), secret=("traefik",) if "certificates" in self.traefik_extra else ())
 
     def private_key(self) -> str:
@@ -265,6 +274,13 @@ class Deployment(StackRun):
     def curl(self, address: str, host_header: str, *extra: str) -> subprocess.CompletedProcess:
         """An HTTP request from the control namespace, as a user's browser would send it."""
         return self.harness.in_ctl(curl_argv(address, host_header, *extra), timeout=30)
+
+    def verify(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        """`python -m tools.verify` for the stack, as a user runs it, from the control namespace (where the hosts are reachable)."""
+        tool = [sys.executable, "-m", "tools.verify", "--stack", self.stack_name, "--cwd", str(self.work_dir), *args]
+        argv = ["nsenter", f"--net=/run/netns/{self.harness.ctl_ns}", *tool]
+        env = {**os.environ, **self.env_vars()}
+        return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
     def join_tokens(self) -> list[str]:
         return [self.first.docker("swarm", "join-token", "-q", role) for role in ("worker", "manager")]

@@ -5,6 +5,9 @@ Traefik and whoami images preloaded, direct kernel boot), driven through the Aut
 The VMs sit on an isolated libvirt network (`lab.networkMode: isolated`, 10.231.92.0/24): this
 machine reaches them through libvirt's bridge, they reach nothing else.  `tools/libvirt-up.sh`
 starts libvirtd when it is not running, `tools/libvirt-down.sh` stops what it started.
+
+`storage.nfs` is on (the first manager serves NFS) and the example stateful stack
+`stacks/counter.yml` is deployed with the toolchain's whoami-lite image, which has the counter mode.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from pulumi import automation as auto
+
 from tests.e2e.deployment import DOMAIN, StackRun, curl_argv, json_lines
 from tests.e2e.toolchain import REPO, Toolchain
 from tests.integration.harness import SSH_OPTIONS
@@ -26,6 +31,9 @@ MANAGER = "10.231.92.11"
 WORKERS = ("10.231.92.21", "10.231.92.22")
 PREFIX = f"ha-swarm-{LAB_STACK}"
 LAB_IMAGE_SCRIPT = REPO / "tools" / "build-lab-image.sh"
+COUNTER_STACK = REPO / "stacks" / "counter.yml"
+COUNTER_SERVICE = "counter_counter"
+NFS_EXPORT = "/srv/nfs"
 
 
 def lab_image_env(toolchain: Toolchain, build: bool) -> tuple[dict[str, str] | None, str]:
@@ -56,6 +64,9 @@ class LabDeployment(StackRun):
         self.key = run_dir / "id_ed25519"
         self.libvirt_started = False
         self.stack_name = LAB_STACK
+        # The counter needs ha-swarm's whoami-lite (its counter mode), not the upstream traefik/whoami.
+        whoami_image, _ = toolchain.whoami
+        self.counter_image = whoami_image if whoami_image.startswith("ha-swarm/whoami:lite") else None
 
     def start_libvirt(self) -> None:
         with self.times.step("libvirt ready"):
@@ -91,9 +102,14 @@ class LabDeployment(StackRun):
             "domain": DOMAIN,
             # The VMs' kernels have IPVS: Traefik behind the routing mesh, as the product's default.
             "traefik": json.dumps({"image": traefik_image}),
-            "stackVariables": json.dumps({"WHOAMI_IMAGE": whoami_image, "VISUALIZER_IMAGE": whoami_image}),
+            "stackVariables": json.dumps({"WHOAMI_IMAGE": whoami_image, "VISUALIZER_IMAGE": whoami_image, "COUNTER_IMAGE": self.counter_image or whoami_image}),
+            # The first manager serves NFS; the counter's volume lives there.
+            "storage": json.dumps({"nfs": True}),
         }
         self.set_config(values, self.key.read_text())
+        if self.counter_image is not None:
+            assert self.stack is not None
+            self.stack.set_config("ha-swarm:stacks[1]", auto.ConfigValue(str(COUNTER_STACK)), path=True)
 
     # -- looking at the VMs --------------------------------------------------------------------
 
@@ -112,6 +128,38 @@ class LabDeployment(StackRun):
 
     def curl(self, address: str, host_header: str, *extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(curl_argv(address, host_header, *extra), capture_output=True, text=True, timeout=30, check=False)
+
+    # -- the counter (stacks/counter.yml) --------------------------------------------------------
+
+    def counter_get(self, path: str, address: str = MANAGER) -> subprocess.CompletedProcess:
+        """GET http://counter.DOMAIN/PATH through the Traefik at ADDRESS (`/count` counts, `/` does not)."""
+        argv = ["curl", "--noproxy", "*", "-sS", "--fail", "--max-time", "10", "-H", f"Host: counter.{DOMAIN}", f"http://{address}{path}"]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+
+    def count(self) -> tuple[int, str]:
+        """One more count: the number and the hostname of the task that answered."""
+        res = self.counter_get("/count")
+        assert res.returncode == 0, f"GET /count: curl exited {res.returncode}: {res.stderr.strip()}"
+        fields = dict(line.split(": ", 1) for line in res.stdout.splitlines() if ": " in line)
+        assert "Count" in fields and "Hostname" in fields, f"not a counter answer: {res.stdout[:300]!r}"
+        return int(fields["Count"]), fields["Hostname"]
+
+    def counter_host(self) -> str | None:
+        """The hostname of the counter task that Traefik routes to now (GET /, which does not count)."""
+        res = self.counter_get("/")
+        names = [line.split(":", 1)[1].strip() for line in res.stdout.splitlines() if line.startswith("Hostname:")]
+        return names[0] if res.returncode == 0 and names else None
+
+    def counter_node(self) -> str | None:
+        """The node of the counter's running task, when exactly one runs."""
+        res = self.ssh(MANAGER, f"docker service ps {COUNTER_SERVICE} --filter desired-state=running --format '{{{{.Node}}}} {{{{.CurrentState}}}}'")
+        nodes = [line.split()[0] for line in res.stdout.splitlines() if " Running" in line]
+        return nodes[0] if len(nodes) == 1 else None
+
+    def manager(self, command: str, timeout: float = 120) -> str:
+        res = self.ssh(MANAGER, command, timeout=timeout)
+        assert res.returncode == 0, f"{command}: {res.stderr.strip()}"
+        return res.stdout
 
     def libvirt_leftovers(self) -> list[str]:
         """Domains, networks, pools and volumes of this stack that libvirt still has."""

@@ -1,6 +1,8 @@
 """Issue 7: the lab for real.  `up` of 1 manager and 2 workers as libvirt VMs (qemu software
 emulation) from the locally built image, Traefik answering through the routing mesh on every VM,
-sticky sessions, a no-change preview, and `destroy` leaving nothing in libvirt.
+sticky sessions, a no-change preview, and `destroy` leaving nothing in libvirt.  Issue 8
+(persistent data): with storage.nfs the first manager serves NFS, and the counter of
+stacks/counter.yml keeps counting from where it was when its task moves to another node.
 
 Slow (VMs under emulation): it runs with `make e2e-lab`, or in `make test` only when
 HA_SWARM_E2E_LAB=1 and the lab image is already built.  Each step prints how long it took."""
@@ -15,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import say, started
+from tests.e2e.conftest import KEEP, say, started
 from tests.e2e.deployment import answers, hostnames, routed
-from tests.e2e.lab import MANAGER, WORKERS, LabDeployment, lab_image_env
+from tests.e2e.lab import COUNTER_SERVICE, MANAGER, NFS_EXPORT, WORKERS, LabDeployment, lab_image_env
 from tests.e2e.toolchain import find_toolchain
 from tests.integration.cluster import wait_for
 
@@ -38,7 +40,8 @@ def lab(request: pytest.FixtureRequest) -> Iterator[LabDeployment]:
         pytest.skip(f"lab e2e not run: {why}")
     say(request.config, f"[e2e-lab] lab image ready in {time.monotonic() - start:.1f}s: {image['HA_SWARM_LAB_IMAGE']}")
     dep = LabDeployment(toolchain, image, Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-lab-")), echo=lambda line: say(request.config, line))
-    with started(request, dep, dep.start_libvirt) as running:
+    keep = f"[e2e-lab] HE_KEEP set: the VMs, libvirt and {dep.run_dir} are kept (ssh -i {dep.key} swarm@{MANAGER}; remove with virsh and tools/libvirt-down.sh)"
+    with started(request, dep, dep.start_libvirt, keep if KEEP else "") as running:
         yield running
 
 
@@ -69,8 +72,49 @@ def test_whoami1_is_sticky_with_its_cookie(lab: LabDeployment) -> None:
     assert len(set(pinned)) == 1, pinned
 
 
+def test_the_first_manager_serves_nfs_to_the_lab_and_every_vm_can_mount_it(lab: LabDeployment) -> None:
+    exports = lab.manager("sudo -n exportfs -v")
+    assert NFS_EXPORT in exports and "10.231.92.0/24" in exports and "no_root_squash" in exports, exports
+    if lab.counter_image is not None:
+        lab.manager(f"test -d {NFS_EXPORT}/counter")  # made by the program before the counter was deployed
+    for address in WORKERS:
+        res = lab.ssh(address, "command -v mount.nfs || test -x /sbin/mount.nfs")
+        assert res.returncode == 0, f"no NFS client on {address}: {res.stderr}"
+
+
 def test_a_preview_after_up_changes_nothing(lab: LabDeployment) -> None:
     lab.preview("preview with no change", expect_no_changes=True)
+
+
+def test_the_counter_goes_on_from_its_count_when_its_task_moves_to_another_node(lab: LabDeployment) -> None:
+    if lab.counter_image is None:
+        pytest.skip("the toolchain's whoami image is not ha-swarm's whoami-lite: no counter mode")
+    wait_for(lambda: lab.running(COUNTER_SERVICE), 300, "the counter to run")
+    wait_for(lab.counter_host, 180, "the counter to answer through Traefik")
+    old_host = lab.counter_host()
+    counts = [lab.count() for _ in range(3)]
+    assert [n for n, _ in counts] == [1, 2, 3], counts
+    assert {h for _, h in counts} == {old_host}
+    old_node = lab.counter_node()
+    assert old_node is not None
+
+    # Take the task's node away: drain it (a worker), or keep the service off it (the only manager,
+    # which Traefik needs); swarm starts a new task elsewhere, which mounts the same NFS folder.
+    drain = old_node != "manager-1"
+    with lab.times.step(f"counter moved off {old_node} ({'drain' if drain else 'constraint'}) and answering again"):
+        if drain:
+            lab.manager(f"docker node update --availability drain {old_node}")
+        else:
+            lab.manager(f"docker service update --detach --constraint-add 'node.hostname!={old_node}' {COUNTER_SERVICE}")
+        wait_for(lambda: lab.counter_node() not in (None, old_node), 300, f"the counter to run on another node than {old_node}", interval=3)
+        wait_for(lambda: lab.counter_host() not in (None, old_host), 180, "Traefik to route to the new counter task", interval=2)
+    new_node = lab.counter_node()
+    count, host = lab.count()
+    assert (count, host != old_host) == (4, True), f"after the move to {new_node}: count {count} from {host} (old task {old_host})"
+    assert lab.manager(f"sudo -n cat {NFS_EXPORT}/counter/count").strip() == "4", "the count is kept in the NFS server's folder"
+
+    if drain:  # the node takes tasks again (the constraint, if any, goes with the service at destroy)
+        lab.manager(f"docker node update --availability active {old_node}")
 
 
 def test_destroy_leaves_no_domain_volume_or_network(lab: LabDeployment) -> None:

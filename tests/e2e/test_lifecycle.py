@@ -1,13 +1,19 @@
 """Issue 6: the whole program for real.  One stack through its life, in file order: `up` from
-nothing, Traefik routing, a no-change preview and `up`, a config change (scale and a new worker),
-the worker's removal, the state's secrets, `destroy`.  Each step prints how long it took."""
+nothing, Traefik routing, a no-change preview and `up`, verify (issue 9: green, red with a stopped
+worker and a service scaled to zero, an `up` that does not serve fails), a config change (scale and
+a new worker), the worker's removal, the state's secrets, `destroy`.  Each step prints how long it
+took.  The stack has `verify: true`: every `up` that changes something ends with verify.sh."""
 
 from __future__ import annotations
 
 import json
 import re
 
-from tests.e2e.deployment import DOMAIN, STACK, Deployment, answers, hostnames, routed
+import pytest
+import yaml
+from pulumi import automation as auto
+
+from tests.e2e.deployment import DOMAIN, STACK, VERIFY_TIMEOUT, Deployment, answers, hostnames, json_lines, routed
 from tests.integration.cluster import wait_for
 
 SERVICES = ("traefik", "demo_whoami0", "demo_whoami1", "demo_visualizer")
@@ -24,9 +30,31 @@ def changes(summary_changes: dict[str, int] | None) -> dict[str, int]:
     return {op: n for op, n in (summary_changes or {}).items() if op != "same" and n}
 
 
+def verify_rows(stdout: str) -> dict[tuple[str, str], str]:
+    """verify.sh's table: (CHECK, TARGET) -> RESULT."""
+    lines = stdout.splitlines()
+    assert lines and lines[0].split() == ["CHECK", "TARGET", "RESULT", "DETAIL"], stdout
+    rows = {}
+    for line in lines[1:-1]:
+        match = re.match(r"^(\S+)\s{2,}(.+?)\s{2,}(OK|FAIL)\s{2,}", line)
+        assert match, f"not a table row: {line!r}"
+        rows[(match[1], match[2])] = match[3]
+    return rows
+
+
+def still_running(dep: Deployment, service: str, down: str) -> list[str]:
+    """The tasks of SERVICE still running, whatever their desired state (a scale down stops them), but
+    on the node DOWN (whose tasks keep the last state it reported)."""
+    tasks = json_lines(dep.first.docker("service", "ps", service, "--format", "{{json .}}"))
+    return [t["Name"] for t in tasks if t["Node"] != down and t["CurrentState"].startswith("Running")]
+
+
 def test_up_from_nothing_forms_the_swarm_and_runs_traefik_and_the_demo(deployment: Deployment) -> None:
+    deployment.verify_on_up = True
+    deployment.configure()
     result = deployment.up("up from nothing")
     assert result.summary.result == "succeeded"
+    assert re.search(r"verify: all \d+ checks passed", result.stdout), "the up did not end with a green verify"
     nodes = {n["Hostname"]: n for n in deployment.nodes()}
     assert sorted(nodes) == ["he-m1", "he-m2", "he-m3", "he-w1"]
     assert all(n["Status"] == "Ready" and n["Availability"] == "Active" for n in nodes.values()), nodes
@@ -68,6 +96,119 @@ def test_a_second_run_changes_nothing(deployment: Deployment) -> None:
     assert changes(result.summary.resource_changes) == {}, result.stdout[-3000:]
 
 
+def test_verify_is_green_on_the_healthy_stack(deployment: Deployment) -> None:
+    with deployment.times.step("verify, green"):
+        res = deployment.verify()
+    assert res.returncode == 0, res.stdout + res.stderr
+    rows = verify_rows(res.stdout)
+    assert set(rows.values()) == {"OK"}
+    assert {t for c, t in rows if c == "node"} == {"he-m1", "he-m2", "he-m3", "he-w1"}
+    assert {t for c, t in rows if c == "service"} == set(SERVICES)
+    for address in managers(deployment):
+        assert ("endpoint", f"http://whoami0.{DOMAIN} @ {address}") in rows
+        assert ("sticky", f"http://whoami1.{DOMAIN} @ {address}") in rows
+    assert ("managers", "3 manager(s)") in rows
+
+
+def test_verify_is_red_with_a_stopped_worker_and_a_service_scaled_to_zero(deployment: Deployment) -> None:
+    w1 = deployment.harness["w1"]
+    w1.stop()
+    try:
+        wait_for(lambda: {n["Hostname"]: n["Status"] for n in deployment.nodes()}["he-w1"] == "Down", 90, "he-w1 down")
+        deployment.first.docker("service", "scale", "--detach", "demo_whoami0=0")
+        wait_for(lambda: not still_running(deployment, "demo_whoami0", "he-w1"), 60, "every task of demo_whoami0 stopped")
+        with deployment.times.step("verify, red"):
+            res = deployment.verify("--timeout", "5")
+        assert res.returncode == 1, res.stdout + res.stderr
+        failed = {key for key, result in verify_rows(res.stdout).items() if result == "FAIL"}
+        expected = {("node", "he-w1"), ("service", "demo_whoami0"), *(("endpoint", f"http://whoami0.{DOMAIN} @ {a}") for a in managers(deployment))}
+        assert expected <= failed, res.stdout
+        assert ("managers", "3 manager(s)") not in failed, res.stdout
+    finally:
+        w1.start()
+        deployment.first.docker("service", "scale", "--detach", f"demo_whoami0={deployment.whoami0_replicas}")
+    wait_for(lambda: {n["Hostname"]: n["Status"] for n in deployment.nodes()}["he-w1"] == "Ready", 120, "he-w1 ready again")
+    with deployment.times.step("verify, green again"):
+        res = deployment.verify()
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_an_up_whose_service_does_not_serve_fails_at_verify(deployment: Deployment) -> None:
+    # whoami0's tasks run, but Traefik is sent to a port where nothing listens: 502 on every manager.
+    doc = deployment.stack_document()
+    labels = doc["services"]["whoami0"]["deploy"]["labels"]
+    doc["services"]["whoami0"]["deploy"]["labels"] = [label.replace("server.port=80", "server.port=81") for label in labels]
+    deployment.stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    env = deployment.stack.workspace.env_vars  # type: ignore[union-attr]
+    env["HA_SWARM_VERIFY_TIMEOUT"] = "20"
+    try:
+        with pytest.raises(auto.CommandError) as failure:
+            deployment.up("up that does not serve (fails at verify)")
+    finally:
+        env["HA_SWARM_VERIFY_TIMEOUT"] = VERIFY_TIMEOUT
+        deployment.write_stack_file()
+    message = str(failure.value)
+    assert "verify.sh" in message and re.search(rf"endpoint\s+http://whoami0\.{re.escape(DOMAIN)} @ \S+\s+FAIL\s+HTTP 502", message), message[-3000:]
+    result = deployment.up("up that serves again")
+    assert re.search(r"verify: all \d+ checks passed", result.stdout), "verify did not run again after the failed one"
+
+
+def test_rotating_the_join_tokens_refuses_the_old_worker_token_and_keeps_every_node(deployment: Deployment) -> None:
+    # Issue 9: a swarm.rotateTokens generation rotates the join tokens on the next up; swarm.autolock.
+    old = deployment.join_tokens()
+    members = {n["ID"]: n["Hostname"] for n in deployment.nodes()}
+    deployment.swarm_extra = {"rotateTokens": 1, "autolock": True}
+    deployment.configure()
+    ops: dict[str, set[str]] = {}
+
+    def on_event(event: auto.EngineEvent) -> None:
+        if event.resource_pre_event is not None:
+            meta = event.resource_pre_event.metadata
+            ops.setdefault(meta.urn.rsplit("::", 1)[-1], set()).add(str(meta.op.value))
+
+    with deployment.times.step("up: join tokens rotated, autolock on"):
+        result = deployment.stack.up(on_output=deployment.outputs.append, on_event=on_event, show_secrets=False, color="never")  # type: ignore[union-attr]
+    new = deployment.join_tokens()
+    assert new[0] != old[0] and new[1] != old[1], "the tokens did not change"
+    assert ops.get("rotate-tokens") == {"create"} and ops.get("autolock") == {"create"}, ops
+    assert "replace" in ops.get("tokens", set()), f"the tokens were not read again: {ops.get('tokens')}"
+    # The nodes stay: their commands are at most updated in place (a join run again with the new
+    # token, which changes nothing on a node already in the swarm), never replaced or deleted.
+    for name, done in ops.items():
+        if name.endswith(("-join", "-register", "-settle", "-prepare", "-ready")) or name == "init":
+            assert done <= {"same", "update"}, f"{name}: {done}"
+    assert {n["ID"]: n["Hostname"] for n in deployment.nodes()} == members
+    assert all(n["Status"] == "Ready" for n in deployment.nodes())
+    # The old worker token is refused by the managers; w2 stays out (it joins with the new one next).
+    w2 = deployment.harness["w2"]
+    for manager in (deployment.first, deployment.harness["m2"]):
+        res = w2.exec(["docker", "swarm", "join", "--token", old[0], f"{manager.address}:2377"], timeout=90)
+        assert res.returncode != 0 and "valid join token is necessary" in res.stderr, res.stdout + res.stderr
+        assert w2.info("{{.Swarm.LocalNodeState}}") == "inactive"
+    # The unlock key: a secret output, the swarm's own, and like the tokens never in plain text.
+    unlock_key = result.outputs["unlockKey"]
+    assert unlock_key.secret and unlock_key.value == deployment.first.docker("swarm", "unlock-key", "-q")
+    for where, text in [*((str(f), f.read_text(errors="replace")) for f in deployment.state_files()), ("CLI output", "\n".join(deployment.outputs))]:
+        for secret in (*old, *new, unlock_key.value):
+            assert secret not in text, f"a join token or the unlock key in plain text in {where}"
+
+
+def test_a_restarted_manager_stays_locked_until_unlocked_with_the_stacks_unlock_key(deployment: Deployment) -> None:
+    key = deployment.stack.outputs()["unlockKey"].value  # type: ignore[union-attr]
+    m3 = deployment.harness["m3"]
+    with deployment.times.step("manager m3 restarted (locked), unlocked with unlockKey"):
+        m3.stop()
+        m3.start()
+        assert m3.info("{{.Swarm.LocalNodeState}}") == "locked"
+        res = m3.exec(["docker", "swarm", "unlock"], input=key + "\n", timeout=60)
+        assert res.returncode == 0, res.stderr
+        wait_for(lambda: m3.info("{{.Swarm.LocalNodeState}}") == "active", 60, "he-m3 active after the unlock")
+        wait_for(lambda: {n["Hostname"]: n["ManagerStatus"] for n in deployment.nodes()}["he-m3"] in ("Reachable", "Leader"), 90, "he-m3 reachable")
+        wait_for(lambda: len(deployment.running("traefik")) == 3, 120, "Traefik running on he-m3 again")
+    preview = deployment.preview("preview after the rotation and the restart", expect_no_changes=True)
+    assert changes(preview.change_summary) == {}, preview.stdout[-3000:]
+
+
 def test_scaling_whoami0_and_adding_a_worker(deployment: Deployment) -> None:
     deployment.whoami0_replicas = 5
     deployment.write_stack_file()
@@ -75,6 +216,7 @@ def test_scaling_whoami0_and_adding_a_worker(deployment: Deployment) -> None:
     deployment.configure()
     result = deployment.up("up: whoami0 2 -> 5 replicas, worker w2 added")
     assert changes(result.summary.resource_changes), "the change was not applied"
+    assert re.search(r"verify: all \d+ checks passed", result.stdout), "verify did not run after the change"
     wait_for(lambda: len(deployment.running("demo_whoami0")) == 5, 120, "5 running tasks of demo_whoami0")
     nodes = {n["Hostname"]: n for n in deployment.nodes()}
     assert "he-w2" in nodes and nodes["he-w2"]["Status"] == "Ready", nodes

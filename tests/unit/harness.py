@@ -29,6 +29,7 @@ TEST_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJbZ3JvdW5kdHJ1dGgtdGVzd
 TEST_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-ONLY-NOT-A-REAL-KEY\n-----END OPENSSH PRIVATE KEY-----\n"
 WORKER_TOKEN = "SWMTKN-1-testworkertoken"
 MANAGER_TOKEN = "SWMTKN-1-testmanagertoken"
+UNLOCK_KEY = "SWMKEY-1-testunlockkey"
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Registered:
 class Program:
     resources: list[Registered] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)  # the stack outputs that are secrets
 
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.type == typ]
@@ -99,6 +101,8 @@ class Program:
 def fake_stdout(inputs: Mapping[str, Any], name: str) -> str:
     """What the node scripts print, for the mocked remote commands."""
     create = str(inputs.get("create", ""))
+    if "swarm-autolock.sh" in create:
+        return UNLOCK_KEY + "\n"
     if "swarm-tokens.sh" in create:
         return json.dumps({"worker": WORKER_TOKEN, "manager": MANAGER_TOKEN})
     if "swarm-init.sh" in create or "swarm-join.sh" in create:
@@ -184,5 +188,8 @@ def run_program(config: Mapping[str, Any], *, preview: bool = False, stack: str 
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
     outputs = getattr(root, "outputs", {}) or {}
     for key, value in outputs.items():
-        program.outputs[key] = _sync_await(pulumi.Output.from_input(value).future())
+        output = pulumi.Output.from_input(value)
+        program.outputs[key] = _sync_await(output.future())
+        if _sync_await(output.is_secret()):
+            program.secret_outputs.add(key)
     return program

@@ -6,10 +6,12 @@
 // one "IP: <address>" per interface address, "RemoteAddr: ...", then the request line and
 // headers.
 //
-//	whoami-lite [serve] [-port P] [-name N]   serve HTTP:
+//	whoami-lite [serve] [-port P] [-name N] [-counter-file F]   serve HTTP:
 //	    GET /        the text above (with "Name: <name>" first when -name / WHOAMI_NAME is set)
 //	    GET /api     the same facts as JSON
 //	    GET /health  200 "OK"
+//	    GET /count   with -counter-file / COUNTER_FILE: add one to the number kept in that file
+//	                 and answer "Count: N" and "Hostname: ..." (counter.go); else 404
 //	whoami-lite get URL         fetch URL, print the body; exit 1 on an error or a non-2xx status
 //	whoami-lite lookup NAME     print the addresses NAME resolves to, one a line
 //	whoami-lite docker-info     print the Name of the Docker daemon behind /var/run/docker.sock
@@ -101,8 +103,15 @@ func text(f facts, r *http.Request) string {
 	return b.String()
 }
 
-func handler(name string) http.Handler {
+func handler(name, counterFile string) http.Handler {
 	mux := http.NewServeMux()
+	if counterFile != "" {
+		mux.HandleFunc("/count", newCounter(counterFile).handle)
+	} else {
+		mux.HandleFunc("/count", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "no counter here: start whoami-lite with COUNTER_FILE=/path/to/file (or -counter-file)", http.StatusNotFound)
+		})
+	}
 	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "OK")
@@ -128,6 +137,7 @@ func serve(args []string) {
 	fs := flag.NewFlagSet("whoami-lite", flag.ExitOnError)
 	port := fs.String("port", defPort, "port to listen on")
 	name := fs.String("name", os.Getenv("WHOAMI_NAME"), "name printed in the answers")
+	counterFile := fs.String("counter-file", os.Getenv("COUNTER_FILE"), "file that keeps the number of /count (counter mode)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	_ = fs.Parse(args)
 	if *showVersion {
@@ -138,7 +148,7 @@ func serve(args []string) {
 	if len(ports) == 0 {
 		ports = []string{*port}
 	}
-	h := handler(*name)
+	h := handler(*name, *counterFile)
 	errs := make(chan error, len(ports))
 	servers := make([]*http.Server, 0, len(ports))
 	for _, p := range ports {
@@ -147,6 +157,9 @@ func serve(args []string) {
 		go func() { errs <- srv.ListenAndServe() }()
 	}
 	log.Printf("whoami-lite %s listening on :%s", version, strings.Join(ports, ", :"))
+	if *counterFile != "" {
+		log.Printf("whoami-lite: counter mode, /count keeps its number in %s", *counterFile)
+	}
 	// PID 1 in a scratch container: stop cleanly on SIGTERM/SIGINT.
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)

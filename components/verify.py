@@ -1,0 +1,84 @@
+"""The opt-in last step of `pulumi up` (setting `verify: true`): `scripts/verify.sh` on the first
+manager once the swarm, Traefik and the stacks are in place, so that a deploy that does not serve
+fails the `up` with the table of what failed.
+
+The command runs again on every `up` that changes anything it checks.  Its trigger is a digest of
+its plan and arguments, of what the program declares for the services and the nodes (plain values)
+and of the ids of the watched resources (every service, every node's settle command: a replaced
+one gets a new id); a change replaces it, and it is deleted before its replacement runs, so a
+failed verify leaves no `verify` in the state and the next `up` runs it again (also after a change
+undone).  Resource outputs other than ids are left out on purpose: in a preview, an output that a
+resource does not set is unknown even when nothing changes, which would make every preview show
+verify replaced.  An `up` that changes nothing does not run it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+
+from components.compose import StackSpec
+from components.nodes import Node
+from components.outputs import endpoints, node_list, services
+from components.remote import Step, run_script
+from components.settings import Settings
+from components.verify_plan import timeout_from_environment, verify_plan
+
+
+def _digest(values: Any) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def declared_state(specs: Sequence[StackSpec], settings: Settings) -> str:
+    """A digest of what the program declares for the swarm's services and nodes.  No secret goes
+    in: the user's certificates count by their (public) certificate, never by their key."""
+    traefik = settings.traefik
+    return _digest(
+        {
+            "services": [service.args for spec in specs for service in spec.services],
+            "traefik": repr(dataclasses.replace(traefik, certificates=())),
+            "certificates": [c.cert for c in traefik.certificates],
+            "domain": settings.domain,
+            "nodes": [repr(n) for n in settings.nodes],
+            "nodeLabels": settings.node_labels,
+        }
+    )
+
+
+def fingerprint(declared: str, watched: Sequence[pulumi.CustomResource]) -> pulumi.Output[str]:
+    """The trigger: changes with DECLARED and when a watched resource is created or replaced."""
+    return pulumi.Output.all(*(r.id for r in watched)).apply(lambda ids: _digest([declared, ids]))
+
+
+class Verify(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        manager: Node,
+        nodes: Sequence[Node],
+        specs: Sequence[StackSpec],
+        settings: Settings,
+        watched: Sequence[pulumi.CustomResource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("ha-swarm:verify:Verify", name, None, opts)
+        self.plan = verify_plan(node_list(nodes), services(specs, settings.traefik), endpoints(specs, nodes, settings.traefik))
+        timeout = timeout_from_environment()
+        step = Step("verify.sh", (str(timeout),) if timeout is not None else ())
+        declared = _digest([self.plan, step.args, declared_state(specs, settings)])
+        self.command = run_script(
+            "verify",
+            manager.connection,
+            step,
+            parent=self,
+            stdin=self.plan,
+            triggers=[fingerprint(declared, watched)],
+            depends_on=list(watched),
+            delete_before_replace=True,
+        )
+        self.register_outputs({"report": self.command.stdout})
