@@ -174,6 +174,41 @@ class LabDeployment(StackRun):
 
     def close(self) -> None:
         self.destroy_quietly()
+        if not os.environ.get("HE_KEEP"):
+            sweep_libvirt(PREFIX)  # whatever a failed destroy left: never orphan VMs when libvirtd stops
         if self.libvirt_started and not os.environ.get("HE_KEEP"):
             subprocess.run(["bash", str(REPO / "tools" / "libvirt-down.sh")], check=False, timeout=300)
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def sweep_libvirt(prefix: str, uri: str = "qemu:///system") -> list[str]:
+    """Remove the domains, networks and pools (with their volumes) whose names start with PREFIX;
+    returns what was removed. Best effort: each step's failure is reported, not raised."""
+
+    def virsh(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["virsh", "-q", "-c", uri, *args], capture_output=True, text=True, timeout=120, check=False)
+
+    def names(*args: str) -> list[str]:
+        res = virsh(*args)
+        return [n.strip() for n in res.stdout.splitlines() if n.strip().startswith(prefix)] if res.returncode == 0 else []
+
+    removed = []
+    for domain in names("list", "--all", "--name"):
+        virsh("destroy", domain)
+        virsh("undefine", domain, "--nvram")
+        removed.append(f"domain {domain}")
+    for network in names("net-list", "--all", "--name"):
+        virsh("net-destroy", network)
+        virsh("net-undefine", network)
+        removed.append(f"network {network}")
+    for pool in names("pool-list", "--all", "--name"):
+        for line in virsh("vol-list", pool).stdout.splitlines():
+            if line.split():
+                virsh("vol-delete", line.split()[0], "--pool", pool)
+        virsh("pool-destroy", pool)
+        virsh("pool-delete", pool)
+        virsh("pool-undefine", pool)
+        removed.append(f"pool {pool}")
+    if removed:
+        print(f"[e2e] removed what destroy left in libvirt: {', '.join(removed)}")
+    return removed
