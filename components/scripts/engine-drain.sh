@@ -74,29 +74,5 @@ if [ "$availability" != drain ]; then
         hs_die "docker node update --availability drain ${name} failed"
 fi
 
-busy=""
-tasks_gone() {
-    local desired current
-    desired=$(hs_docker node ps --filter desired-state=running -q -- "$node_id") ||
-        hs_die "docker node ps ${name} failed"
-    if [ -n "$desired" ]; then
-        busy="$(printf '%s\n' "$desired" | wc -l) task(s) still desired running"
-        return 1
-    fi
-    # A down node cannot report its tasks stopping: nothing more to wait for.
-    [ "$node_state" != down ] || return 0
-    current=$(hs_docker node ps --format '{{.CurrentState}}' -- "$node_id") ||
-        hs_die "docker node ps ${name} failed"
-    if printf '%s\n' "$current" | grep -qE '^(Running|Starting|Preparing)'; then
-        busy="task(s) still stopping"
-        return 1
-    fi
-    return 0
-}
-
-if ! tasks_gone; then
-    hs_log "waiting up to ${timeout_s}s for the tasks of node ${name} to stop (${busy})"
-    hs_wait "$timeout_s" 2 tasks_gone ||
-        hs_die "node ${name} still runs tasks after ${timeout_s}s of drain (${busy})"
-fi
+hs_wait_tasks_stopped "$node_id" "${name}" "$node_state" "$timeout_s"
 hs_log "node ${name} is drained for its Docker Engine upgrade to ${version}"

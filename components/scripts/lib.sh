@@ -57,6 +57,29 @@ hs_locked_advice() {
     printf '%s' "the swarm is locked on this node (autolock: its Docker daemon restarted); unlock it first: docker swarm unlock, with the key from 'pulumi stack output --show-secrets unlockKey'"
 }
 
+# hs_docker_update ARG...: run `docker ARG...`, a change of the swarm's cluster object (a swarm update,
+# a token rotation), with its stdout discarded (it may print a token or the unlock key). Two such
+# changes at once make one fail with "update out of sequence": it is tried again, up to 5 times.
+# On failure, HS_DOCKER_ERR holds docker's error on one line.
+HS_DOCKER_ERR=""
+# shellcheck disable=SC2034 # HS_DOCKER_ERR is read by the scripts that source this file
+hs_docker_update() {
+    local attempt err
+    for attempt in 1 2 3 4 5; do
+        if err=$(hs_docker "$@" 2>&1 >/dev/null); then
+            HS_DOCKER_ERR=""
+            return 0
+        fi
+        HS_DOCKER_ERR=$(printf '%s' "$err" | tr -s '\n\t ' '   ')
+        case "$err" in
+            *"out of sequence"*) hs_log "the swarm changed meanwhile (update out of sequence); trying again (${attempt}/5)" ;;
+            *) return 1 ;;
+        esac
+        sleep 1
+    done
+    return 1
+}
+
 # hs_require_manager: exit 1 unless this node is an active swarm manager.
 hs_require_manager() {
     local state ctl
@@ -121,4 +144,34 @@ hs_node_exists() {
     local ids
     ids=$(hs_docker node ls -q) || hs_die "cannot list swarm nodes (docker node ls failed)"
     printf '%s\n' "$ids" | grep -qxF -- "$1"
+}
+
+# hs_wait_tasks_stopped NODE_ID LABEL NODE_STATE TIMEOUT: after a drain, wait until no task of the
+# node is desired running and none is still running, starting or preparing there (a down node
+# cannot report its tasks stopping: then only the desired state counts). Dies after TIMEOUT s.
+hs_wait_tasks_stopped() {
+    local node_id=$1 label=$2 node_state=$3 timeout_s=$4
+    HS_TASKS_BUSY=""
+    _hs_tasks_gone() {
+        local desired current
+        desired=$(hs_docker node ps --filter desired-state=running -q -- "$node_id") ||
+            hs_die "docker node ps ${label} failed"
+        if [ -n "$desired" ]; then
+            HS_TASKS_BUSY="$(printf '%s\n' "$desired" | wc -l) task(s) still desired running"
+            return 1
+        fi
+        [ "$node_state" != down ] || return 0
+        current=$(hs_docker node ps --format '{{.CurrentState}}' -- "$node_id") ||
+            hs_die "docker node ps ${label} failed"
+        if printf '%s\n' "$current" | grep -qE '^(Running|Starting|Preparing)'; then
+            HS_TASKS_BUSY="task(s) still stopping"
+            return 1
+        fi
+        return 0
+    }
+    if ! _hs_tasks_gone; then
+        hs_log "waiting up to ${timeout_s}s for the tasks of node ${label} to stop (${HS_TASKS_BUSY})"
+        hs_wait "$timeout_s" 2 _hs_tasks_gone ||
+            hs_die "node ${label} still runs tasks after ${timeout_s}s of drain (${HS_TASKS_BUSY})"
+    fi
 }
