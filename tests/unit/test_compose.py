@@ -833,7 +833,7 @@ def test_demo_sticky_cookie_is_on_whoami1_only(demo: StackSpec) -> None:
 def test_demo_rolling_update_and_placement(demo: StackSpec) -> None:
     whoami0 = demo.service("whoami0").args
     assert whoami0["update_config"] == {"parallelism": 1, "delay": "10s", "order": "start-first"}
-    assert whoami0["task_spec"]["restart_policy"] == {"condition": "on-failure"}
+    assert whoami0["task_spec"]["restart_policy"] == {"condition": "any"}
     assert "placement" not in whoami0["task_spec"], "whoami0 must stay free to scale to 5 on 3 nodes"
     assert demo.service("whoami1").args["task_spec"]["placement"] == {"max_replicas": 2}
 
@@ -845,7 +845,7 @@ def test_demo_visualizer_port_socket_and_manager_constraint(demo: StackSpec) -> 
         {"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock", "read_only": True}
     ]
     assert visualizer["task_spec"]["placement"] == {"constraints": ["node.role == manager"]}
-    assert visualizer["task_spec"]["restart_policy"] == {"condition": "on-failure", "max_attempts": 5}
+    assert visualizer["task_spec"]["restart_policy"] == {"condition": "any", "delay": "5s"}
     assert visualizer["task_spec"]["container_spec"]["image"] == "dockersamples/visualizer:stable"
 
 
