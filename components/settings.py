@@ -686,8 +686,7 @@ def _parse_swarm(raw: Any) -> SwarmSettings:
 
 
 _ENGINE_VERSION_ALLOWED = (
-    "a Docker Engine version as `docker version` reports it: three numbers such as 27.3.1, "
-    "optionally with a distribution suffix such as 20.10.24+dfsg1"
+    "a Docker Engine version as `docker version` reports it: three numbers such as 27.3.1, optionally with a distribution suffix such as 20.10.24+dfsg1"
 )
 
 

@@ -110,7 +110,7 @@ class Swarm(pulumi.ComponentResource):
 
         self.formed: list[pulumi.Resource] = list(self.settled.values())
         # The unlock key of an autolocked swarm (a secret), or None without swarm.autolock.
-        self.unlock_key: pulumi.Output[str] | None = self._autolock(first, swarm_id) if settings.swarm.autolock else None
+        self.unlock_key: pulumi.Output[str] | None = self._autolock(first, swarm_id, rotation) if settings.swarm.autolock else None
         self.register_outputs(
             {
                 "firstManager": first.name,
@@ -130,8 +130,9 @@ class Swarm(pulumi.ComponentResource):
             triggers=[f"rotation:{generation}"],
         )
 
-    def _autolock(self, first: Node, swarm_id: pulumi.Output[str]) -> pulumi.Output[str]:
-        """Autolock on (off again when the setting goes); the unlock key, kept secret."""
+    def _autolock(self, first: Node, swarm_id: pulumi.Output[str], rotation: list[pulumi.Resource]) -> pulumi.Output[str]:
+        """Autolock on (off again when the setting goes); the unlock key, kept secret.  After a
+        rotation of the same `up`: both change the swarm's cluster object, one at a time."""
         autolock = run_script(
             "autolock",
             first.connection,
@@ -139,7 +140,7 @@ class Swarm(pulumi.ComponentResource):
             delete=Step("swarm-autolock.sh", ("off",)),
             parent=self,
             secret_stdout=True,
-            depends_on=[self.init],
+            depends_on=[self.init, *rotation],
             triggers=[swarm_id],
             delete_before_replace=True,
         )

@@ -183,11 +183,22 @@ def docker_socket_read_only(args: ResourceValidationArgs, report_violation: Repo
         )
 
 
+def _code(command: Any) -> str:
+    """A command's text without its shell comment lines (a comment asks Docker for nothing), also
+    inside a quoted program such as ha-swarm's `bash -c '<lib.sh + script>' SCRIPT.sh ARG...`."""
+    text = str(command or "")
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        words = [text]
+    return "\n".join(line for word in words for line in word.splitlines() if not line.lstrip().startswith("#"))
+
+
 def secret_output_problems(resource_type: str, props: Mapping[str, Any], secret_outputs: Sequence[str]) -> list[str]:
     """Why a command that prints a join token or the unlock key would let it out (empty when it would not)."""
     if resource_type not in COMMANDS:
         return []
-    asks = [key for key in ("create", "update", "delete") if _SECRET_SOURCES.search(str(_known(lambda k=key: props.get(k), "") or ""))]
+    asks = [key for key in ("create", "update", "delete") if _SECRET_SOURCES.search(_code(_known(lambda k=key: props.get(k), "")))]
     if not asks:
         return []
     problems = []

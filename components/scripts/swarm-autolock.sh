@@ -25,9 +25,9 @@ if [ "$current" = "$want" ]; then
     hs_log "autolock is already ${1}; nothing to do"
 else
     hs_log "turning autolock ${1}"
-    # `swarm update --autolock=true` prints the unlock key: never show it there.
-    hs_docker swarm update --autolock="$want" >/dev/null 2>&1 ||
-        hs_die "docker swarm update --autolock=${want} failed"
+    # `swarm update --autolock=true` prints the unlock key: hs_docker_update never shows it.
+    hs_docker_update swarm update --autolock="$want" ||
+        hs_die "docker swarm update --autolock=${want} failed: ${HS_DOCKER_ERR}"
 fi
 
 if [ "$want" = true ]; then

@@ -15,8 +15,8 @@ fi
 hs_require_manager
 
 for role in worker manager; do
-    # `--rotate -q` prints the new token: never show it.
-    hs_docker swarm join-token --rotate -q "$role" >/dev/null 2>&1 ||
-        hs_die "docker swarm join-token --rotate ${role} failed"
+    # `--rotate -q` prints the new token: hs_docker_update never shows it.
+    hs_docker_update swarm join-token --rotate -q "$role" ||
+        hs_die "docker swarm join-token --rotate ${role} failed: ${HS_DOCKER_ERR}"
 done
 hs_log "rotated the worker and manager join tokens; the old ones are refused from now on"

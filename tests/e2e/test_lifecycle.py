@@ -205,6 +205,9 @@ def test_a_restarted_manager_stays_locked_until_unlocked_with_the_stacks_unlock_
         wait_for(lambda: m3.info("{{.Swarm.LocalNodeState}}") == "active", 60, "he-m3 active after the unlock")
         wait_for(lambda: {n["Hostname"]: n["ManagerStatus"] for n in deployment.nodes()}["he-m3"] in ("Reachable", "Leader"), 90, "he-m3 reachable")
         wait_for(lambda: len(deployment.running("traefik")) == 3, 120, "Traefik running on he-m3 again")
+        # Every service back at its count (the tasks that stopped with m3's daemon are replaced).
+        res = deployment.verify()
+        assert res.returncode == 0, f"verify after the unlock:\n{res.stdout[-3000:]}\n{res.stderr[-1000:]}"
     preview = deployment.preview("preview after the rotation and the restart", expect_no_changes=True)
     assert changes(preview.change_summary) == {}, preview.stdout[-3000:]
 

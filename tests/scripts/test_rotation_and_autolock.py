@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -98,6 +99,20 @@ class TestTokenRotation:
         no_token(res)
         failed(cluster["a"].run("swarm-rotate-tokens.sh", "now"), "usage")
         assert tokens(cluster["a"]) == before
+
+    def test_a_rotation_and_an_autolock_change_at_the_same_time_both_succeed(self, cluster: Cluster):
+        # Both change the cluster object; at once, Docker refuses one ("update out of sequence"): tried again.
+        a = cluster["a"]
+        for want in ("on", "off", "on", "off"):
+            before = tokens(a)
+            with ThreadPoolExecutor(2) as pool:
+                rotated = pool.submit(a.run, "swarm-rotate-tokens.sh")
+                locked = pool.submit(a.run, "swarm-autolock.sh", want)
+            ok(rotated.result(), "rotate while autolock changes")
+            ok(locked.result(), f"autolock {want} while the tokens rotate")
+            assert autolock(a) == ("true" if want == "on" else "false")
+            after = tokens(a)
+            assert after["worker"] != before["worker"] and after["manager"] != before["manager"]
 
 
 class TestAutolock:

@@ -238,6 +238,13 @@ def test_secret_unlogged_token_commands_and_commands_that_ask_for_no_secret_pass
         assert violations_of_resource("swarm-secrets-stay-secret", COMMAND, props, []) == [], step.script
 
 
+def test_a_comment_that_names_join_token_asks_docker_for_nothing() -> None:
+    props = {"create": "bash -c '# docker swarm join-token worker prints a token\n  # so does unlock-key\necho hi' x.sh", "logging": "stdoutAndStderr"}
+    assert violations_of_resource("swarm-secrets-stay-secret", COMMAND, props, []) == []
+    props["create"] += "\ndocker swarm join-token -q worker"
+    assert violations_of_resource("swarm-secrets-stay-secret", COMMAND, props, [])
+
+
 # -------------------------------------------------------------------------------- restart-policy
 
 
