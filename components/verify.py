@@ -55,6 +55,12 @@ def fingerprint(declared: str, watched: Sequence[pulumi.CustomResource]) -> pulu
     return pulumi.Output.all(*(r.id for r in watched)).apply(lambda ids: _digest([declared, ids]))
 
 
+DEFAULT_TIMEOUT_SECONDS = 60
+# Traefik's swarm provider reads the services every 15 s (refreshSeconds): a step that verifies
+# right after a deploy waits that long and a little more, so a route to the old labels cannot pass.
+ROUTES_SETTLE_SECONDS = 20
+
+
 class Verify(pulumi.ComponentResource):
     def __init__(
         self,
@@ -69,7 +75,8 @@ class Verify(pulumi.ComponentResource):
         super().__init__("ha-swarm:verify:Verify", name, None, opts)
         self.plan = verify_plan(node_list(nodes), services(specs, settings.traefik), endpoints(specs, nodes, settings.traefik))
         timeout = timeout_from_environment()
-        step = Step("verify.sh", (str(timeout),) if timeout is not None else ())
+        # After an up, Traefik may route by the old labels for up to its 15 s poll: settle first.
+        step = Step("verify.sh", (str(timeout if timeout is not None else DEFAULT_TIMEOUT_SECONDS), str(ROUTES_SETTLE_SECONDS)))
         declared = _digest([self.plan, step.args, declared_state(specs, settings)])
         self.command = run_script(
             "verify",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# verify.sh [TIMEOUT_SECONDS] < PLAN
+# verify.sh [TIMEOUT_SECONDS [SETTLE_SECONDS]] < PLAN
 # On a manager: check the cluster the way the tutorial does by hand, print a table
 # CHECK | TARGET | RESULT | DETAIL on stdout and exit 1 if any check failed. Changes nothing.
 #
@@ -23,7 +23,9 @@
 #             line, else the sticky cookie's value); without cookies, from more than one when
 #             the service runs more than one task.
 # A fresh deploy converges: failed checks are run again every 3 s for up to TIMEOUT_SECONDS
-# (default HS_VERIFY_TIMEOUT, else 60) before the table is printed.
+# (default HS_VERIFY_TIMEOUT, else 60) before the table is printed. Right after a deploy, Traefik
+# may still route by the services' previous labels (its swarm provider reads them every 15 s):
+# SETTLE_SECONDS (default 0) are waited before the first check, so that stale routes cannot pass.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 if ! declare -F hs_docker >/dev/null; then
@@ -31,9 +33,11 @@ if ! declare -F hs_docker >/dev/null; then
     . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fi
 
-[ "$#" -le 1 ] || hs_die "usage: verify.sh [TIMEOUT_SECONDS] < PLAN"
+[ "$#" -le 2 ] || hs_die "usage: verify.sh [TIMEOUT_SECONDS [SETTLE_SECONDS]] < PLAN"
 timeout_s=${1:-$(hs_timeout_from HS_VERIFY_TIMEOUT 60)}
 hs_is_uint "$timeout_s" || hs_die "TIMEOUT_SECONDS must be a whole number of seconds, got '${timeout_s}'"
+settle_s=${2:-0}
+hs_is_uint "$settle_s" || hs_die "SETTLE_SECONDS must be a whole number of seconds, got '${settle_s}'"
 STICKY_REQUESTS=6
 
 # ------------------------------------------------------------------------------------- the plan
@@ -377,6 +381,10 @@ all_checks_pass() {
     return 1
 }
 
+if [ "$settle_s" -gt 0 ]; then
+    hs_log "waiting ${settle_s}s for Traefik to read the deployed services (its swarm provider polls every 15 s)"
+    sleep "$settle_s"
+fi
 announced="" status=0 deadline=$((SECONDS + timeout_s))
 until all_checks_pass; do
     if [ "$SECONDS" -ge "$deadline" ]; then

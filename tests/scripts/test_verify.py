@@ -145,6 +145,8 @@ def test_verify_refuses_a_bad_plan_and_a_worker_naming_why(cluster: Cluster, swa
         assert needle in res.stderr, res.stderr
     res = a.run("verify.sh", "soon", stdin="")
     assert res.returncode != 0 and "TIMEOUT_SECONDS must be a whole number" in res.stderr
+    res = a.run("verify.sh", "0", "later", stdin="")
+    assert res.returncode != 0 and "SETTLE_SECONDS must be a whole number" in res.stderr
     res = verify(swarm.b, swarm.plan())
     assert res.returncode != 0 and "not a manager" in res.stderr
 
@@ -164,6 +166,14 @@ def test_a_healthy_swarm_is_all_green(swarm: Swarm) -> None:
     # As a plain file too (it then sources lib.sh itself).
     assert verify(swarm.a, swarm.plan(), as_file=True).returncode == 0
     STATE["green"] = True
+
+
+def test_a_settle_time_is_waited_before_the_first_check(swarm: Swarm) -> None:
+    # Right after a deploy Traefik may still route by the old labels: the up step settles first.
+    start = time.monotonic()
+    res = swarm.a.run("verify.sh", "0", "3", stdin=swarm.plan(), timeout=120)
+    assert time.monotonic() - start >= 3
+    assert "waiting 3s for Traefik to read the deployed services" in res.stderr, res.stderr
 
 
 def test_nodes_and_services_of_the_plan_that_the_swarm_lacks_are_red(swarm: Swarm) -> None:

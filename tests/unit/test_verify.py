@@ -95,7 +95,7 @@ def test_verify_runs_verify_sh_on_the_first_manager_after_the_swarm_traefik_and_
     command = verify_command(p)
     (component,) = p.of_type("ha-swarm:verify:Verify")
     assert command.parent == component.urn
-    assert words(command) == ["verify.sh"]
+    assert words(command) == ["verify.sh", "60", "20"], "the default timeout, and a settle longer than Traefik's 15 s poll"
     assert command.inputs["connection"]["host"] == "10.17.3.11"
     assert command.inputs["logging"] == "stdoutAndStderr", "the table shows in the output of `pulumi up`"
     assert "delete" not in command.inputs, "verify changes nothing, so it has nothing to undo"
@@ -156,7 +156,7 @@ def test_a_timeout_from_the_environment_goes_to_verify_sh_and_runs_it_again(monk
     default = verify_command(run_program(base_config(verify=True)))
     monkeypatch.setenv("HA_SWARM_VERIFY_TIMEOUT", "15")
     command = verify_command(run_program(base_config(verify=True)))
-    assert words(command) == ["verify.sh", "15"]
+    assert words(command) == ["verify.sh", "15", "20"]
     assert command.inputs["triggers"] != default.inputs["triggers"]
 
 
