@@ -16,9 +16,10 @@ from components.cloudinit import NFS_NODE_PATH, PREPARE_PATH, render
 from components.compose import ComposeError, StackSpec, translate
 from components.nfs import nfs_folders
 from components.remote import script_text
-from components.settings import DEFAULT_NFS_EXPORT, NodeSpec, SettingsError, StorageSettings, parse_settings
+from components.settings import DEFAULT_NFS_EXPORT, NodeSpec, StorageSettings, parse_settings
 from components.stacks import load_stacks, stack_variables
 from tests.unit.harness import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, Registered, base_config, run_program
+from tests.unit.test_settings import refused
 
 IMAGE_URL = "https://example.test/debian-12-genericcloud-amd64.qcow2"
 SERVER = "10.17.3.11"
@@ -30,14 +31,6 @@ def lab(storage: Any = None, **top: Any) -> dict[str, Any]:
     if storage is not None:
         raw["storage"] = storage
     return raw
-
-
-def refused(raw: dict[str, Any]) -> str:
-    with pytest.raises(SettingsError) as info:
-        parse_settings(raw)
-    message = str(info.value)
-    assert "\n" not in message, "a refusal is one line"
-    return message
 
 
 # --------------------------------------------------------------------------- the setting
