@@ -78,6 +78,8 @@ PUBLISH_MODES = ("ingress", "host")
 MOUNT_TYPES = ("bind", "volume", "tmpfs")
 PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
 RESTART_CONDITIONS = ("none", "on-failure", "any")
+# What swarm uses for a restart policy's delay and window that a stack file leaves out.
+RESTART_DEFAULTS = {"delay": "5s", "window": "0s"}
 UPDATE_FAILURE_ACTIONS = ("continue", "pause", "rollback")
 ROLLBACK_FAILURE_ACTIONS = ("continue", "pause")
 UPDATE_ORDERS = ("stop-first", "start-first")
@@ -882,9 +884,11 @@ def _restart_policy(at: _At, raw: Any) -> dict[str, Any]:
     policy: dict[str, Any] = {}
     if "condition" in obj:
         policy["condition"] = _choice(at, "deploy.restart_policy.condition", obj["condition"], RESTART_CONDITIONS)
-    for key in ("delay", "window"):
-        if key in obj:
-            policy[key] = _duration(at, f"deploy.restart_policy.{key}", obj[key])
+    # delay and window are always given: the Docker provider sends an unset one as 0s and reads it
+    # back as "0s", so leaving one out diffs on every preview (pulumi/pulumi-docker#1285). When the
+    # file sets none, Docker's own defaults: a 5s delay, an unbounded (0s) window.
+    for key, default in RESTART_DEFAULTS.items():
+        policy[key] = _duration(at, f"deploy.restart_policy.{key}", obj[key]) if key in obj else default
     if "max_attempts" in obj:
         policy["max_attempts"] = _int(at, "deploy.restart_policy.max_attempts", obj["max_attempts"], 0)
     return policy

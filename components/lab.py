@@ -23,12 +23,28 @@ GIB = 1024**3
 
 
 def kernel_cmdlines(args: str) -> list[dict[str, str]]:
-    """Kernel arguments as the libvirt provider takes them: one map per argument, `_` for a bare word."""
-    out = []
-    for word in args.split():
+    """Kernel arguments in the form the libvirt provider reads them back, so that a preview after `up`
+    shows no change (the `cmdlines` input forces a new VM).
+
+    The provider writes the command line sorted, and reads it back as maps of `key=value` words in
+    that order (a new map at a repeated key), then every bare word joined in one last `_` entry.
+    """
+    words = sorted(args.split())
+    keyed: list[dict[str, str]] = []
+    bare: list[str] = []
+    current: dict[str, str] = {}
+    for word in words:
         key, sep, value = word.partition("=")
-        out.append({key: value} if sep else {"_": word})
-    return out
+        if not sep:
+            bare.append(word)
+            continue
+        if key in current:
+            keyed.append(current)
+            current = {}
+        current[key] = value
+    if current:
+        keyed.append(current)
+    return keyed + ([{"_": " ".join(bare)}] if bare else [])
 
 
 class LabMachines(pulumi.ComponentResource):
@@ -103,7 +119,7 @@ class LabMachines(pulumi.ComponentResource):
                 network_config=doc.network_config,
                 opts=on_host,
             )
-            domain = self._domain(prefix, spec.name, lab, root, seed, spec.swarm_address, stack, on_host)
+            domain = self._domain(prefix, spec.name, lab, root, seed, stack, on_host)
             self.domains[spec.name] = domain
             self.nodes.append(
                 ready_node(
@@ -129,7 +145,6 @@ class LabMachines(pulumi.ComponentResource):
         lab: LabSettings,
         root: libvirt.Volume,
         seed: libvirt.CloudInitDisk,
-        address: str,
         stack: str,
         opts: pulumi.ResourceOptions,
     ) -> libvirt.Domain:
@@ -156,7 +171,9 @@ class LabMachines(pulumi.ComponentResource):
                 libvirt.DomainNetworkInterfaceArgs(
                     network_id=self.network.id,
                     mac=cloudinit.mac_address(stack, name),
-                    addresses=[address],
+                    # No `addresses`: the VM's fixed address comes from its cloud-init network config, and
+                    # the provider reads this field back from DHCP leases, which a VM with a static address
+                    # may or may not have: given here, it diffs (an update of every VM) on later previews.
                     hostname=name,
                     wait_for_lease=False,
                 )

@@ -22,6 +22,7 @@ import pulumi
 import pulumi_docker as docker
 import yaml
 
+from components.compose import RESTART_DEFAULTS
 from components.settings import AcmeSettings, Certificate, TraefikSettings
 
 TRAEFIK_SERVICE = "traefik"
@@ -238,7 +239,7 @@ class Traefik(pulumi.ComponentResource):
                 ),
                 placement=docker.ServiceTaskSpecPlacementArgs(constraints=placement(settings)),
                 networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=network.id)],
-                restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay="5s"),
+                restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition="any", **RESTART_DEFAULTS),
             ),
             endpoint_spec=docker.ServiceEndpointSpecArgs(
                 ports=[

@@ -561,6 +561,21 @@ def test_restart_policy() -> None:
     assert policy == {"condition": "on-failure", "delay": "5s", "max_attempts": 3, "window": "2m"}
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"condition": "on-failure"}, {"condition": "on-failure", "delay": "5s", "window": "0s"}),
+        ({"delay": "0"}, {"delay": "0s", "window": "0s"}),
+        ({"window": "90s"}, {"delay": "5s", "window": "1m30s"}),
+        ({}, {"delay": "5s", "window": "0s"}),
+    ],
+)
+def test_restart_policy_always_gives_delay_and_window(given: dict, expected: dict) -> None:
+    # The Docker provider reads an unset delay or window back as "0s" and diffs on every preview
+    # (pulumi/pulumi-docker#1285): both are given, with swarm's defaults when the file sets none.
+    assert deploy(restart_policy=given)["task_spec"]["restart_policy"] == expected
+
+
 def test_resources_limits_and_reservations() -> None:
     resources = deploy(resources={"limits": {"cpus": "0.5", "memory": "1G"}, "reservations": {"cpus": 0.25, "memory": "100k"}})["task_spec"]["resources"]
     assert resources == {"limits": {"nano_cpus": 500_000_000, "memory_bytes": 1024**3}, "reservation": {"nano_cpus": 250_000_000, "memory_bytes": 100 * 1024}}
@@ -833,7 +848,7 @@ def test_demo_sticky_cookie_is_on_whoami1_only(demo: StackSpec) -> None:
 def test_demo_rolling_update_and_placement(demo: StackSpec) -> None:
     whoami0 = demo.service("whoami0").args
     assert whoami0["update_config"] == {"parallelism": 1, "delay": "10s", "order": "start-first"}
-    assert whoami0["task_spec"]["restart_policy"] == {"condition": "any"}
+    assert whoami0["task_spec"]["restart_policy"] == {"condition": "any", "delay": "5s", "window": "0s"}
     assert "placement" not in whoami0["task_spec"], "whoami0 must stay free to scale to 5 on 3 nodes"
     assert demo.service("whoami1").args["task_spec"]["placement"] == {"max_replicas": 2}
 
@@ -845,7 +860,7 @@ def test_demo_visualizer_port_socket_and_manager_constraint(demo: StackSpec) -> 
         {"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock", "read_only": True}
     ]
     assert visualizer["task_spec"]["placement"] == {"constraints": ["node.role == manager"]}
-    assert visualizer["task_spec"]["restart_policy"] == {"condition": "any", "delay": "5s"}
+    assert visualizer["task_spec"]["restart_policy"] == {"condition": "any", "delay": "5s", "window": "0s"}
     assert visualizer["task_spec"]["container_spec"]["image"] == "dockersamples/visualizer:stable"
 
 

@@ -218,3 +218,16 @@ def test_the_key_file_is_the_same_however_the_key_ends(private_home: Path) -> No
     printed = TEST_PRIVATE_KEY + "\n"
     assert write_key_file(stored) == write_key_file(TEST_PRIVATE_KEY) == write_key_file(printed)
     assert Path(write_key_file(printed)).read_text() == TEST_PRIVATE_KEY
+
+
+@pytest.mark.parametrize("traefik", [{}, {"acme": {"email": "ops@example.com"}}])
+def test_every_service_gives_its_restart_delay_and_window(traefik: dict) -> None:
+    # The Docker provider reads a restart policy's unset delay or window back as "0s" and diffs on
+    # every preview (pulumi/pulumi-docker#1285): every service, Traefik's too, gives both.
+    config = base_config(stacks=["stacks/demo.yml"])
+    config["traefik"] = {**config.get("traefik", {}), **traefik}
+    services = run_program(config).of_type("docker:index/service:Service")
+    assert len(services) >= 4
+    for res in services:
+        policy = res.inputs["taskSpec"]["restartPolicy"]
+        assert policy.get("delay") and policy.get("window"), f"{res.inputs['name']}: {policy}"

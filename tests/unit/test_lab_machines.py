@@ -5,6 +5,7 @@ from __future__ import annotations
 import yaml
 
 from components.cloudinit import PREPARE_PATH, mac_address
+from components.lab import kernel_cmdlines
 from components.remote import script_text
 from tests.unit.harness import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, base_config, run_program
 
@@ -78,7 +79,13 @@ def test_domains_get_type_cpus_memory_serial_console_disk_and_fixed_address() ->
         assert nic["networkId"] == net.id
         assert nic["mac"] == mac_address("dev", domain.name)
         assert nic["waitForLease"] is False
-        assert nic["addresses"] == [{"manager-1": "10.17.3.11", "worker-1": "10.17.3.21", "worker-2": "10.17.3.22"}[domain.name]]
+        assert nic["hostname"] == domain.name
+        # The provider reads `addresses` back from DHCP leases, which a VM with a static address may not
+        # have: given, it would diff on every preview. The address is the cloud-init network config's.
+        assert "addresses" not in nic
+        assert _network_config(p, domain.name)["ethernets"]["eth0"]["addresses"] == [
+            {"manager-1": "10.17.3.11/24", "worker-1": "10.17.3.21/24", "worker-2": "10.17.3.22/24"}[domain.name]
+        ]
         assert domain.delete_before_replace, "a replaced VM keeps its name and address, so the old one goes first"
 
 
@@ -89,11 +96,18 @@ def test_kvm_domains_pass_the_host_cpu_through() -> None:
 
 def test_addresses_and_macs_are_stable_when_the_lab_grows() -> None:
     def nics(p: Program) -> dict[str, tuple[str, str]]:
-        return {d.name: (d.inputs["networkInterfaces"][0]["addresses"][0], d.inputs["networkInterfaces"][0]["mac"]) for d in p.of_type(LIBVIRT + "domain:Domain")}
+        return {
+            d.name: (_network_config(p, d.name)["ethernets"]["eth0"]["addresses"][0], d.inputs["networkInterfaces"][0]["mac"])
+            for d in p.of_type(LIBVIRT + "domain:Domain")
+        }
 
     small, large = nics(lab_program(1, 2)), nics(lab_program(3, 10))
     assert all(large[name] == nic for name, nic in small.items())
     assert len(set(large.values())) == 13
+
+
+def _network_config(p: Program, node: str) -> dict:
+    return yaml.safe_load(p.named(f"{node}-cloudinit").inputs["networkConfig"])
 
 
 def _user_data(p: Program, node: str) -> dict:
@@ -201,7 +215,32 @@ def test_direct_kernel_boot_uploads_kernel_and_initrd_to_the_pool_and_boots_ever
     assert boot_kernel.inputs["pool"] == p.named("pool").inputs["name"]
     for domain in p.of_type(LIBVIRT + "domain:Domain"):
         assert (domain.inputs["kernel"], domain.inputs["initrd"]) == (boot_kernel.id, boot_initrd.id)
-        assert domain.inputs["cmdlines"] == [{"root": "/dev/vda"}, {"_": "rw"}, {"console": "ttyS0"}]
+        # The form the provider reads back (sorted, keyed words grouped, bare words last), not the file's order.
+        assert domain.inputs["cmdlines"] == [{"console": "ttyS0", "root": "/dev/vda"}, {"_": "rw"}]
+
+
+def test_kernel_arguments_take_the_form_the_libvirt_provider_reads_back() -> None:
+    # terraform-provider-libvirt writes the entries sorted and reads the line back as maps of
+    # key=value words (a new map at a repeated key) and one `_` entry with every bare word.
+    assert kernel_cmdlines("") == []
+    assert kernel_cmdlines("root=/dev/vda rw console=ttyS0") == [{"console": "ttyS0", "root": "/dev/vda"}, {"_": "rw"}]
+    assert kernel_cmdlines("quiet console=tty0 console=ttyS0 ro net.ifnames=0") == [
+        {"console": "tty0"},
+        {"console": "ttyS0", "net.ifnames": "0"},
+        {"_": "quiet ro"},
+    ]
+    assert kernel_cmdlines("init= a=1=2") == [{"a": "1=2", "init": ""}]
+
+
+def test_kernel_arguments_are_a_fixed_point_of_the_providers_write_and_read() -> None:
+    def provider_round_trip(cmdlines: list[dict[str, str]]) -> str:
+        # setCmdlineArgs: one entry per map item (`_` items bare), sorted, joined by spaces.
+        entries = sorted(value if key == "_" else f"{key}={value}" for m in cmdlines for key, value in m.items())
+        return " ".join(entries)
+
+    for line in ("root=/dev/vda rw console=ttyS0", "b a=1 c console=tty0 console=ttyS0 z=9 quiet", "single"):
+        form = kernel_cmdlines(line)
+        assert kernel_cmdlines(provider_round_trip(form)) == form
 
 
 def test_without_kernel_settings_the_vms_boot_their_image_as_usual() -> None:
