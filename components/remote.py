@@ -107,6 +107,9 @@ def run_script(
         delete=render(delete) if delete is not None else None,
         stdin=stdin,
         triggers=list(triggers) if triggers else None,
+        # No script reads PULUMI_COMMAND_STDOUT/STDERR: asking for them makes the provider try to set
+        # them in the SSH session, which sshd refuses by default, with a warning on every update and delete.
+        add_previous_output_in_env=False,
         logging=remote.Logging.NONE if secret_stdout else remote.Logging.STDOUT_AND_STDERR,
         opts=pulumi.ResourceOptions(
             parent=parent,

@@ -170,3 +170,14 @@ def test_program_exports_the_nodes_without_secrets() -> None:
     ]
     assert "PRIVATE KEY" not in str(p.outputs)
     assert WORKER_TOKEN not in str(p.outputs) and MANAGER_TOKEN not in str(p.outputs)
+
+
+def test_no_command_asks_for_its_previous_output_in_the_environment() -> None:
+    # The provider passes PULUMI_COMMAND_STDOUT/STDERR to update and delete only when asked; sshd
+    # refuses them by default, with a warning each time. No node script reads them.
+    config = base_config()
+    config["lab"] = {**config["lab"], "managers": 3}
+    commands = run_program(config).of_type("command:remote:Command")
+    assert len(commands) > 10
+    assert all(c.inputs.get("addPreviousOutputInEnv") is False for c in commands)
+    assert not [c.name for c in commands if "PULUMI_COMMAND_" in str(c.inputs.get("delete", ""))]

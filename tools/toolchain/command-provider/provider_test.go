@@ -240,20 +240,50 @@ func sameSet(a, b []string) bool {
 	return true
 }
 
-func TestRefusedEnvironmentIsAWarning(t *testing.T) {
+func TestRefusedEnvironmentFailsTheCommandAsUpstreamDoes(t *testing.T) {
 	key := newClientKey(t, "")
 	s := newTestServer(t, "main", key)
 	s.refuseEnv = func(name string) bool { return strings.HasPrefix(name, "REFUSED_") }
 	s.listen("127.0.0.1:0")
 	h := newHarness(t)
-	state := h.mustCreate(inputs(connTo(s, key), "create", `echo "${REFUSED_X:-unset} $OK_Y"`,
+	checked := h.check(inputs(connTo(s, key), "create", `echo "${REFUSED_X:-unset} $OK_Y"`,
 		"environment", map[string]any{"REFUSED_X": "1", "OK_Y": "yes"}))
-	if got := outStr(state, "stdout"); got != "unset yes" {
-		t.Errorf("stdout = %q", got)
+	_, err := h.p.Create(h.ctx, &pulumirpc.CreateRequest{Urn: testURN, Type: remoteCommandToken, Properties: checked})
+	if err == nil || !strings.Contains(err.Error(), "REFUSED_X") {
+		t.Fatalf("create with a refused environment variable: err = %v", err)
 	}
-	warnings := h.log.messages(diag.Warning)
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "REFUSED_X") {
-		t.Errorf("warnings = %q", warnings)
+	if _, _, execs, _ := s.counts(); execs != 0 {
+		t.Errorf("the command ran %d times", execs)
+	}
+	errs := h.log.messages(diag.Error)
+	if len(errs) != 1 || !strings.Contains(errs[0], "Unable to set 'REFUSED_X'") {
+		t.Errorf("errors = %q", errs)
+	}
+}
+
+// Upstream sends the previous stdout/stderr to update and delete when addPreviousOutputInEnv is
+// true (the default) and they are not empty; sshd refuses them by default: one warning each.
+func TestRefusedPreviousOutputIsAWarningPerVariableAsUpstreamDoes(t *testing.T) {
+	key := newClientKey(t, "")
+	s := newTestServer(t, "main", key)
+	s.refuseEnv = func(name string) bool { return strings.HasPrefix(name, "PULUMI_COMMAND_") }
+	s.listen("127.0.0.1:0")
+	for _, tc := range []struct {
+		add      bool
+		warnings int
+	}{{true, 1}, {false, 0}} {
+		h := newHarness(t)
+		news := inputs(connTo(s, key), "create", "echo out", "delete", "true", "addPreviousOutputInEnv", tc.add)
+		state := h.mustCreate(news)
+		if _, err := h.p.Delete(h.ctx, &pulumirpc.DeleteRequest{Urn: testURN, Type: remoteCommandToken, Id: "x",
+			Properties: h.mustMarshal(state)}); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		warnings := h.log.messages(diag.Warning)
+		// stdout "out" is sent; stderr is empty and is not.
+		if len(warnings) != tc.warnings || (tc.warnings > 0 && !strings.Contains(warnings[0], "Unable to set 'PULUMI_COMMAND_STDOUT'")) {
+			t.Errorf("addPreviousOutputInEnv=%v: warnings = %q", tc.add, warnings)
+		}
 	}
 }
 

@@ -27,8 +27,8 @@ type logFunc func(sev diag.Severity, msg string)
 // runSpec is one command to run.
 type runSpec struct {
 	Command    string
-	Env        map[string]string // from the "environment" input: refusals are warnings
-	PrevOutEnv map[string]string // PULUMI_COMMAND_STDOUT/STDERR: refusals are debug notes
+	Env        map[string]string // from the "environment" input: a refusal fails the command
+	PrevOutEnv map[string]string // PULUMI_COMMAND_STDOUT/STDERR: a refusal is a warning
 	HasStdin   bool
 	Stdin      string
 	LogStdout  bool
@@ -45,8 +45,12 @@ func runRemote(ctx context.Context, client *ssh.Client, r runSpec, log logFunc) 
 	}
 	defer session.Close()
 
-	setEnv(session, r.Env, r.Where, diag.Warning, log)
-	setEnv(session, r.PrevOutEnv, r.Where, diag.Debug, log)
+	// As pulumi-command 1.x does: a variable of `environment` that the server refuses is an
+	// error; the previous outputs are sent only when not empty, and a refusal is a warning.
+	if err := setEnv(session, r.Env, r.Where, diag.Error, log); err != nil {
+		return "", "", err
+	}
+	_ = setEnv(session, r.PrevOutEnv, r.Where, diag.Warning, log)
 	if r.HasStdin {
 		session.Stdin = strings.NewReader(r.Stdin)
 	}
@@ -83,18 +87,24 @@ func runRemote(ctx context.Context, client *ssh.Client, r runSpec, log logFunc) 
 	return stdout, stderr, nil
 }
 
-func setEnv(s *ssh.Session, env map[string]string, where string, sev diag.Severity, log logFunc) {
+func setEnv(s *ssh.Session, env map[string]string, where string, sev diag.Severity, log logFunc) error {
 	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
+	for k, v := range env {
+		if v != "" || sev == diag.Error {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
 		if err := s.Setenv(k, env[k]); err != nil {
-			log(sev, fmt.Sprintf("the SSH server on %s refused environment variable %s (not in sshd's AcceptEnv?); "+
-				"the command runs without it", where, k))
+			log(sev, fmt.Sprintf("Unable to set '%s' on %s. This only works if the SSH server accepts the variable "+
+				"(sshd_config AcceptEnv); or prefix the command itself with it: 'VAR=value command'", k, where))
+			if sev == diag.Error {
+				return fmt.Errorf("could not set environment variable %q on %s: %w", k, where, err)
+			}
 		}
 	}
+	return nil
 }
 
 // commandError describes a failed run: exit status, the first line of the command, the last
