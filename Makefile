@@ -42,7 +42,13 @@ destroy: venv
 verify: venv
 	$(PY) -m tools.verify --stack $(STACK)
 
-test: venv lint go-test
+# The system packages the tests need (docker.io, shellcheck, openssh-server, Go, ...): installed
+# when missing or not fully configured (root; otherwise it says what to run).
+.PHONY: test-deps
+test-deps:
+	tools/test-deps.sh
+
+test: test-deps venv lint go-test
 	$(PY) -m pytest -q -rs
 
 test-unit: venv
