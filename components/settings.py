@@ -48,6 +48,7 @@ TOP_LEVEL_KEYS = (
     "stackVariables",
     "nodeLabels",
     "verify",
+    "verifyTimeout",
     "storage",
     "swarm",
     "engine",
@@ -55,6 +56,8 @@ TOP_LEVEL_KEYS = (
 LAB_KEYS = ("managers", "workers", "uri", "image", "cidr", "domainType", "vcpus", "memoryMiB", "diskGiB", "networkMode", "kernel", "initrd", "kernelArgs")
 NETWORK_MODES = ("nat", "isolated")
 DEFAULT_KERNEL_ARGS = "root=/dev/vda rw console=ttyS0"
+# Seconds the `verify: true` step of `pulumi up` waits for failing checks to pass.
+DEFAULT_VERIFY_TIMEOUT = 60
 HOST_KEYS = ("name", "address", "privateAddress", "role", "user", "port", "hostKey")
 TRAEFIK_KEYS = ("image", "publishMode", "encryptedNetwork", "dashboard", "acme", "redirectHttps", "certificates")
 DASHBOARD_KEYS = ("users",)
@@ -249,6 +252,7 @@ class Settings:
     nodes: tuple[NodeSpec, ...]
     storage: StorageSettings = StorageSettings()
     verify: bool = False  # verify.sh as the last step of `pulumi up`
+    verify_timeout: int = DEFAULT_VERIFY_TIMEOUT  # how long that step waits for the cluster to converge
     swarm: SwarmSettings = SwarmSettings()
     engine: EngineSettings = EngineSettings()
 
@@ -767,6 +771,7 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
         nodes=nodes,
         storage=_parse_storage(raw.get("storage"), target, raw.get("stackVariables")),
         verify=_bool(raw, "verify", "verify", False),
+        verify_timeout=_int(raw, "verifyTimeout", "verifyTimeout", DEFAULT_VERIFY_TIMEOUT, 1, 3600),
         swarm=_parse_swarm(raw.get("swarm")),
         engine=_parse_engine(raw.get("engine")),
     )

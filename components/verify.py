@@ -27,7 +27,7 @@ from components.nodes import Node
 from components.outputs import endpoints, node_list, services
 from components.remote import Step, run_script
 from components.settings import Settings
-from components.verify_plan import timeout_from_environment, verify_plan
+from components.verify_plan import verify_plan
 
 
 def _digest(values: Any) -> str:
@@ -55,7 +55,6 @@ def fingerprint(declared: str, watched: Sequence[pulumi.CustomResource]) -> pulu
     return pulumi.Output.all(*(r.id for r in watched)).apply(lambda ids: _digest([declared, ids]))
 
 
-DEFAULT_TIMEOUT_SECONDS = 60
 # Traefik's swarm provider reads the services every 15 s (refreshSeconds): a step that verifies
 # right after a deploy waits that long and a little more, so a route to the old labels cannot pass.
 ROUTES_SETTLE_SECONDS = 20
@@ -74,9 +73,10 @@ class Verify(pulumi.ComponentResource):
     ) -> None:
         super().__init__("ha-swarm:verify:Verify", name, None, opts)
         self.plan = verify_plan(node_list(nodes), services(specs, settings.traefik), endpoints(specs, nodes, settings.traefik))
-        timeout = timeout_from_environment()
+        # How long to wait is a stack setting (verifyTimeout), never the environment of the shell that
+        # runs `pulumi`: a resource depends on code and config only.
         # After an up, Traefik may route by the old labels for up to its 15 s poll: settle first.
-        step = Step("verify.sh", (str(timeout if timeout is not None else DEFAULT_TIMEOUT_SECONDS), str(ROUTES_SETTLE_SECONDS)))
+        step = Step("verify.sh", (str(settings.verify_timeout), str(ROUTES_SETTLE_SECONDS)))
         declared = _digest([self.plan, step.args, declared_state(specs, settings)])
         self.command = run_script(
             "verify",

@@ -127,7 +127,8 @@ class StackRun:
             PULUMI_SKIP_UPDATE_CHECK="true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
             HA_SWARM_HOME=str(self.home),
-            # With `verify: true`, how long verify.sh waits for a fresh deploy to converge.
+            # How long `python -m tools.verify` waits for a fresh deploy to converge (the `verify: true`
+            # step of `up` reads the stack setting verifyTimeout instead).
             HA_SWARM_VERIFY_TIMEOUT=VERIFY_TIMEOUT,
         )
         return env
@@ -251,6 +252,7 @@ class Deployment(StackRun):
             values["swarm"] = json.dumps(self.swarm_extra)
         if self.verify_on_up:
             values["verify"] = "true"
+            values["verifyTimeout"] = VERIFY_TIMEOUT
         self.set_config(values, self.private_key(), secret=("traefik",) if "certificates" in self.traefik_extra else ())
 
     def private_key(self) -> str:

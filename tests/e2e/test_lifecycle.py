@@ -139,13 +139,14 @@ def test_an_up_whose_service_does_not_serve_fails_at_verify(deployment: Deployme
     labels = doc["services"]["whoami0"]["deploy"]["labels"]
     doc["services"]["whoami0"]["deploy"]["labels"] = [label.replace("server.port=80", "server.port=81") for label in labels]
     deployment.stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
-    env = deployment.stack.workspace.env_vars  # type: ignore[union-attr]
-    env["HA_SWARM_VERIFY_TIMEOUT"] = "20"
+    stack = deployment.stack
+    assert stack is not None
+    stack.set_config("ha-swarm:verifyTimeout", auto.ConfigValue("20"))
     try:
         with pytest.raises(auto.CommandError) as failure:
             deployment.up("up that does not serve (fails at verify)")
     finally:
-        env["HA_SWARM_VERIFY_TIMEOUT"] = VERIFY_TIMEOUT
+        stack.set_config("ha-swarm:verifyTimeout", auto.ConfigValue(VERIFY_TIMEOUT))
         deployment.write_stack_file()
     message = str(failure.value)
     assert "verify.sh" in message and re.search(rf"endpoint\s+http://whoami0\.{re.escape(DOMAIN)} @ \S+\s+FAIL\s+HTTP 502", message), message[-3000:]

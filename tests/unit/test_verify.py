@@ -152,12 +152,27 @@ def test_the_trigger_of_verify_holds_no_credential() -> None:
     assert len(trigger(p)) == 64  # a sha256 digest
 
 
-def test_a_timeout_from_the_environment_goes_to_verify_sh_and_runs_it_again(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_verify_timeout_setting_goes_to_verify_sh_and_runs_it_again() -> None:
+    default = verify_command(run_program(base_config(verify=True)))
+    assert words(default) == ["verify.sh", "60", "20"]
+    command = verify_command(run_program(base_config(verify=True, verifyTimeout=15)))
+    assert words(command) == ["verify.sh", "15", "20"]
+    assert command.inputs["triggers"] != default.inputs["triggers"]
+
+
+def test_the_environment_of_the_shell_running_pulumi_does_not_change_the_verify_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A resource depends on code and config only: a preview from a shell with another
+    # HA_SWARM_VERIFY_TIMEOUT (the variable of `make verify`) must not replace the step.
     default = verify_command(run_program(base_config(verify=True)))
     monkeypatch.setenv("HA_SWARM_VERIFY_TIMEOUT", "15")
     command = verify_command(run_program(base_config(verify=True)))
-    assert words(command) == ["verify.sh", "15", "20"]
-    assert command.inputs["triggers"] != default.inputs["triggers"]
+    assert command.inputs == default.inputs
+
+
+@pytest.mark.parametrize("value", [0, -1, 3601, "soon", True, "60s"])
+def test_a_bad_verify_timeout_is_refused(value: object) -> None:
+    with pytest.raises(SettingsError, match="verifyTimeout"):
+        run_program(base_config(verify=True, verifyTimeout=value))
 
 
 def test_a_changed_verify_is_deleted_before_it_runs_again_so_a_failed_one_is_not_kept() -> None:

@@ -75,12 +75,9 @@ func functionToken(name string) string {
 // Provider returns the ProviderInfo shared by the schema generator (cmd/pulumi-tfgen-docker) and
 // the resource plugin (cmd/pulumi-resource-docker).
 func Provider() tfbridge.ProviderInfo {
-	upstream := pulumishim.Provider(UpstreamVersion)
-	if err := fixUpstreamSchema(upstream); err != nil {
-		// The upstream provider changed shape: fail loudly at build (tfgen) and start alike.
-		panic("ha-swarm docker provider: " + err.Error())
-	}
-	p := shimv2.NewProvider(upstream)
+	// The Terraform provider as it is: no correction of its diffs, so that the tests see what users
+	// of pulumi-docker see (pulumi/pulumi-docker#1285 included).
+	p := shimv2.NewProvider(pulumishim.Provider(UpstreamVersion))
 
 	info := tfbridge.ProviderInfo{
 		P:           p,
