@@ -26,7 +26,7 @@ import pytest
 from tests.integration.harness import HostSpec
 
 from .conftest import SUBNET, Cluster, Host, wait_for
-from .test_swarm_scripts import failed, form_swarm, index, ok, wait_reachability
+from .test_swarm_scripts import failed, form_swarm, ok, run_watched, spec, wait_reachability
 
 if os.geteuid() != 0:
     pytest.skip("needs root: creates network namespaces, a bridge and starts dockerd", allow_module_level=True)
@@ -103,27 +103,30 @@ class TestEngineUpgrade:
         if request.node.name != "test_drain_does_nothing_for_a_node_that_already_runs_the_version" and "plan" not in STATE:
             pytest.fail("the TestEngineUpgrade tests build on each other: run the class as a whole, in order")
 
-    def test_drain_does_nothing_for_a_node_that_already_runs_the_version(self, swarm: Cluster):
+    def test_drain_does_nothing_for_a_node_that_already_runs_the_version(self, swarm: Cluster, tmp_path):
         a, d = swarm["a"], swarm["d"]
         version = real_version(d)
         for name in ("d", "b"):
-            before = index(a, STATE[name])
-            res = a.run("engine-drain.sh", f"node-{name}", version, env=FAST)
+            before = spec(a, STATE[name])
+            res, changed = run_watched(a, tmp_path, "engine-drain.sh", f"node-{name}", version, env=FAST)
             assert ok(res, f"drain {name} at its version") == ""
             assert "already runs Docker Engine" in res.stderr
-            assert index(a, STATE[name]) == before, "the node was not touched"
+            assert changed == [], "the node was not touched"
+            assert spec(a, STATE[name]) == before
             assert availability(a, name) == "active"
         STATE["plan"] = ""
 
-    def test_drain_refuses_a_manager_while_another_manager_is_down_and_touches_nothing(self, swarm: Cluster):
+    def test_drain_refuses_a_manager_while_another_manager_is_down_and_touches_nothing(self, swarm: Cluster, tmp_path):
         a, c = swarm["a"], swarm["c"]
         c.stop(kill=True)
         try:
             wait_reachability(a, STATE["c"], "unreachable")
-            before = index(a, STATE["b"])
-            err = failed(a.run("engine-drain.sh", "node-b", WANTED, env=FAST), "refusing to upgrade manager node-b", "Raft quorum would be lost")
+            before = spec(a, STATE["b"])
+            res, changed = run_watched(a, tmp_path, "engine-drain.sh", "node-b", WANTED, env=FAST)
+            err = failed(res, "refusing to upgrade manager node-b", "Raft quorum would be lost")
             assert "managers: 3; the others reachable: 1; a strict majority needs 2" in err
-            assert index(a, STATE["b"]) == before
+            assert changed == []
+            assert spec(a, STATE["b"]) == before
             assert availability(a, "b") == "active"
         finally:
             c.start()

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from .conftest import Cluster, Host, wait_for
-from .test_swarm_scripts import failed, form_swarm, no_token, node_id, nodes, ok, wait_ready
+from .test_swarm_scripts import failed, form_swarm, no_token, node_id, nodes, ok, run_watched, spec, wait_ready
 
 if os.geteuid() != 0:
     pytest.skip("needs root: creates network namespaces, a bridge and starts dockerd", allow_module_level=True)
@@ -25,8 +25,9 @@ def tokens(manager: Host) -> dict[str, str]:
     return json.loads(ok(manager.run("swarm-tokens.sh"), "swarm-tokens"))
 
 
-def swarm_version(manager: Host) -> int:
-    return int(manager.info("{{.Swarm.Cluster.Version.Index}}"))
+def swarm_spec(manager: Host) -> dict:
+    """The swarm's settings, what the scripts change (not its version: the swarm updates its cluster object itself)."""
+    return json.loads(manager.info("{{json .Swarm.Cluster.Spec}}"))
 
 
 def autolock(manager: Host) -> str:
@@ -72,15 +73,16 @@ class TestTokenRotation:
         assert res.returncode != 0 and "valid join token is necessary" in res.stderr, res.stderr
         assert c.info("{{.Swarm.LocalNodeState}}") == "inactive"
 
-    def test_a_node_already_joined_stays_and_its_join_run_again_with_the_new_token_changes_nothing(self, cluster: Cluster):
+    def test_a_node_already_joined_stays_and_its_join_run_again_with_the_new_token_changes_nothing(self, cluster: Cluster, tmp_path):
         a, b = cluster["a"], cluster["b"]
         new = json.loads(STATE["rot_new"])
         wait_ready(a, STATE["rot_b"])
-        before = a.node(STATE["rot_b"])["Version"]["Index"]
-        res = b.run("swarm-join.sh", "worker", a.ip, b.ip, stdin=new["worker"] + "\n")
+        before = spec(a, STATE["rot_b"])
+        res, changed = run_watched(b, tmp_path, "swarm-join.sh", "worker", a.ip, b.ip, stdin=new["worker"] + "\n")
         assert ok(res, "join b again") == STATE["rot_b"] + "\n"
         assert "already in the swarm as a worker; nothing to do" in res.stderr
-        assert a.node(STATE["rot_b"])["Version"]["Index"] == before
+        assert changed == []
+        assert spec(a, STATE["rot_b"]) == before
         assert b.info("{{.Swarm.NodeID}} {{.Swarm.LocalNodeState}}") == f"{STATE['rot_b']} active"
 
     def test_a_node_joins_with_the_new_token(self, cluster: Cluster):
@@ -121,7 +123,7 @@ class TestAutolock:
         if request.node.name != "test_on_prints_the_unlock_key_and_a_second_run_changes_nothing" and "key" not in STATE:
             pytest.fail("the TestAutolock tests build on each other: run the class as a whole, in order")
 
-    def test_on_prints_the_unlock_key_and_a_second_run_changes_nothing(self, cluster: Cluster):
+    def test_on_prints_the_unlock_key_and_a_second_run_changes_nothing(self, cluster: Cluster, tmp_path):
         form_swarm(cluster, ["a"], ["c"])
         a = cluster["a"]
         assert autolock(a) == "false"
@@ -132,12 +134,13 @@ class TestAutolock:
         assert "SWMKEY" not in res.stderr, "the key only ever goes to stdout"
         assert autolock(a) == "true"
         assert key == a.docker("swarm", "unlock-key", "-q")
-        version = swarm_version(a)
+        before = swarm_spec(a)
         for as_file in (False, True):
-            again = a.run("swarm-autolock.sh", "on", as_file=as_file)
+            again, changed = run_watched(a, tmp_path, "swarm-autolock.sh", "on", as_file=as_file)
             assert ok(again, "autolock on again") == key + "\n", "the same key, not a new one"
             assert "autolock is already on; nothing to do" in again.stderr
-        assert swarm_version(a) == version, "a second run changed the swarm"
+            assert changed == [], "a second run changed the swarm"
+        assert swarm_spec(a) == before
         STATE["key"] = key
 
     def test_a_restarted_manager_stays_locked_and_the_scripts_say_how_to_unlock_it(self, cluster: Cluster):
@@ -161,17 +164,18 @@ class TestAutolock:
         ok(a.run("manager-check.sh"), "manager-check after unlock")
         assert ok(a.run("swarm-autolock.sh", "on"), "autolock on after unlock") == STATE["key"] + "\n"
 
-    def test_off_prints_nothing_a_second_run_changes_nothing_and_a_restart_needs_no_key(self, cluster: Cluster):
+    def test_off_prints_nothing_a_second_run_changes_nothing_and_a_restart_needs_no_key(self, cluster: Cluster, tmp_path):
         a = cluster["a"]
         res = a.run("swarm-autolock.sh", "off")
         assert ok(res, "autolock off") == ""
         assert "SWMKEY" not in res.stderr
         assert autolock(a) == "false"
-        version = swarm_version(a)
-        again = a.run("swarm-autolock.sh", "off")
+        before = swarm_spec(a)
+        again, changed = run_watched(a, tmp_path, "swarm-autolock.sh", "off")
         assert ok(again, "autolock off again") == ""
         assert "autolock is already off; nothing to do" in again.stderr
-        assert swarm_version(a) == version
+        assert changed == []
+        assert swarm_spec(a) == before
         restart(a)
         wait_for(lambda: a.info("{{.Swarm.LocalNodeState}}") == "active", 30, "the manager active after a restart without autolock")
 
