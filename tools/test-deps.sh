@@ -50,6 +50,7 @@ if ! have dpkg-query; then
             iproute2) echo iproute ;;
             openssh-client) echo openssh-clients ;;
             golang-go) echo golang ;;
+            passwd) echo shadow-utils ;; # useradd, usermod
             python3-venv) ;; # part of python3
             *) echo "$1" ;;
         esac
@@ -151,6 +152,6 @@ fi
 
 check
 if [ "${#missing[@]}" -gt 0 ] || [ "${#broken[@]}" -gt 0 ]; then
-    die "still not installed after apt-get: ${missing[*]} ${broken_desc[*]}"
+    die "still not installed after apt-get: ${missing[*]}${missing[*]:+ }${broken_desc[*]}"
 fi
 say "all test packages installed"
