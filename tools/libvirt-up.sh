@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make a local libvirt ready for the lab target on a machine without systemd (a container, a CI
 # runner), as root. Idempotent: what is there already is left alone.
-#   1. installs, when missing, libvirt-daemon-system qemu-system-x86 qemu-utils dnsmasq-base with
+#   1. installs, when missing, libvirt-daemon-system qemu-system-x86 qemu-utils dnsmasq-base genisoimage with
 #      apt-get, behind a temporary /usr/sbin/policy-rc.d that exits 101 so that no service is
 #      started by the packages (an existing policy-rc.d is put back afterwards). When it installs
 #      libvirt itself, it turns off the autostart of libvirt's `default` NAT network
@@ -20,7 +20,8 @@ esac
 
 STATE=${HA_SWARM_LIBVIRT_STATE:-/run/ha-swarm/libvirt-up.state}
 SOCK=/var/run/libvirt/libvirt-sock
-PACKAGES=(libvirt-daemon-system qemu-system-x86 qemu-utils dnsmasq-base)
+# genisoimage: mkisofs, with which the libvirt provider (upstream's and the toolchain's) builds cloud-init disks.
+PACKAGES=(libvirt-daemon-system qemu-system-x86 qemu-utils dnsmasq-base genisoimage)
 WAIT_SECONDS=${HA_SWARM_LIBVIRT_WAIT:-60}
 
 log() { printf '[libvirt-up] %s\n' "$*" >&2; }
