@@ -297,6 +297,11 @@ class Deployment(StackRun):
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
+def changes(summary_changes: dict[str, int] | None) -> dict[str, int]:
+    """The operations of a preview's or an up's summary that change something, with their counts."""
+    return {op: n for op, n in (summary_changes or {}).items() if op != "same" and n}
+
+
 def json_lines(text: str) -> list[dict[str, Any]]:
     """`docker ... --format '{{json .}}'` output: one object a line."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]

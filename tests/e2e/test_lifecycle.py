@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from tests.e2e.deployment import DOMAIN, STACK, VERIFY_TIMEOUT, Deployment, answers, hostnames, json_lines, routed
+from tests.e2e.deployment import DOMAIN, STACK, VERIFY_TIMEOUT, Deployment, answers, changes, hostnames, json_lines, routed
 from tests.integration.cluster import wait_for
 
 SERVICES = ("traefik", "demo_whoami0", "demo_whoami1", "demo_visualizer")
@@ -24,10 +24,6 @@ PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 def managers(dep: Deployment) -> list[str]:
     return [h.address for h in dep.harness.managers]
-
-
-def changes(summary_changes: dict[str, int] | None) -> dict[str, int]:
-    return {op: n for op, n in (summary_changes or {}).items() if op != "same" and n}
 
 
 def verify_rows(stdout: str) -> dict[tuple[str, str], str]:

@@ -28,7 +28,7 @@ import pytest
 from pulumi import automation as auto
 
 from tests.e2e.conftest import say, started
-from tests.e2e.deployment import Deployment, StackRun
+from tests.e2e.deployment import Deployment, StackRun, changes
 from tests.e2e.lab import sweep_libvirt
 from tests.e2e.toolchain import REPO, Toolchain, find_toolchain
 from tests.integration.harness import Harness, HostSpec
@@ -44,10 +44,6 @@ def use_program(run: StackRun, name: str) -> None:
         link = run.work_dir / file
         link.unlink()
         link.symlink_to(PROGRAMS / name / file)
-
-
-def changes(result: auto.PreviewResult) -> dict[str, int]:
-    return {op: n for op, n in result.change_summary.items() if op != "same" and n}
 
 
 class DockerFidelity(Deployment):
@@ -149,7 +145,7 @@ def libvirt_run(request: pytest.FixtureRequest) -> Iterator[LibvirtFidelity]:
 def test_docker_a_service_without_restart_delay_and_window_is_updated_on_every_preview(docker_run: DockerFidelity) -> None:
     docker_run.up("up: a service without restart delay and window")
     preview = docker_run.preview("preview after up (without the fix)")
-    assert changes(preview) == {"update": 1}, preview.stdout[-3000:]
+    assert changes(preview.change_summary) == {"update": 1}, preview.stdout[-3000:]
     assert "taskSpec" in preview.stdout, preview.stdout[-3000:]
 
 
@@ -163,7 +159,7 @@ def test_docker_with_delay_and_window_given_a_preview_after_up_changes_nothing(d
 def test_libvirt_a_domain_in_the_old_form_is_replaced_on_every_preview(libvirt_run: LibvirtFidelity) -> None:
     libvirt_run.up("up: a domain in the old form")
     preview = libvirt_run.preview("preview after up (old form)")
-    assert changes(preview).get("replace"), preview.stdout[-3000:]
+    assert changes(preview.change_summary).get("replace"), preview.stdout[-3000:]
     assert "cmdlines" in preview.stdout, preview.stdout[-3000:]
 
 
