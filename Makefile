@@ -22,25 +22,37 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-stack: venv
-	tools/stack-init.sh $(STACK)
+# The pulumi CLI: the one on PATH, else the official release of the pin (downloaded once, checksum
+# verified), else the offline toolchain (built from Go modules the first time): see
+# tools/ensure-pulumi.sh. Its environment is kept in $(PULUMI_ENV) for the commands below.
+PULUMI_ENV := $(HA_SWARM_HOME)/pulumi.env
+WITH_PULUMI := . $(PULUMI_ENV) &&
+.PHONY: pulumi-cli
+pulumi-cli:
+	@mkdir -p $(HA_SWARM_HOME) && chmod 700 $(HA_SWARM_HOME)
+	@tools/ensure-pulumi.sh >$(PULUMI_ENV).new && mv -f $(PULUMI_ENV).new $(PULUMI_ENV)
+
+# The stack (state folder, passphrase, key pair), then, for a lab stack, this machine's libvirt.
+stack: venv pulumi-cli
+	$(WITH_PULUMI) tools/stack-init.sh $(STACK)
+	$(WITH_PULUMI) tools/lab-ready.sh $(STACK)
 
 up: stack
-	pulumi up --stack $(STACK)
+	$(WITH_PULUMI) pulumi up --stack $(STACK)
 
 preview: stack
-	pulumi preview --stack $(STACK)
+	$(WITH_PULUMI) pulumi preview --stack $(STACK)
 
-destroy: venv
-	$(PY) -m tools.restore_key_file $(STACK)
-	pulumi destroy --stack $(STACK)
+destroy: venv pulumi-cli
+	$(WITH_PULUMI) $(PY) -m tools.restore_key_file $(STACK)
+	$(WITH_PULUMI) pulumi destroy --stack $(STACK)
 
 # Check the deployed cluster as the tutorial does by hand (nodes, managers, replicas, every
 # endpoint, sticky cookies) and print a table; fails when a check fails. HA_SWARM_VERIFY_TIMEOUT=N
 # waits N seconds (default 60) for failing checks to pass.
 .PHONY: verify
-verify: venv
-	$(PY) -m tools.verify --stack $(STACK)
+verify: venv pulumi-cli
+	$(WITH_PULUMI) $(PY) -m tools.verify --stack $(STACK)
 
 # The system packages the tests need (docker.io, shellcheck, openssh-server, Go, ...): installed
 # when missing or not fully configured (root; otherwise it says what to run).
