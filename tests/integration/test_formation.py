@@ -51,7 +51,9 @@ def state(swarm: Swarm) -> dict:
     return {
         "cluster": first.info("{{.Swarm.Cluster.ID}}"),
         "ids": {n["Description"]["Hostname"]: n["ID"] for n in nodes},
-        "versions": {n["ID"]: n["Version"]["Index"] for n in nodes},
+        # What the scripts set (role, availability, labels), not Version.Index: the swarm itself updates
+        # node objects in the background (certificates, status), which moves the index.
+        "specs": {n["ID"]: n["Spec"] for n in nodes},
         "leader": swarm.leader().hostname,
         "tokens": {role: first.docker("swarm", "join-token", "-q", role) for role in ("worker", "manager")},
         "local": {h.name: h.info("{{.Swarm.NodeID}} {{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}") for h in swarm.harness},
