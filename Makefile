@@ -32,10 +32,12 @@ pulumi-cli:
 	@mkdir -p $(HA_SWARM_HOME) && chmod 700 $(HA_SWARM_HOME)
 	@tools/ensure-pulumi.sh >$(PULUMI_ENV).new && mv -f $(PULUMI_ENV).new $(PULUMI_ENV)
 
-# The stack (state folder, passphrase, key pair), then, for a lab stack, this machine's libvirt.
+# The stack (state folder, passphrase, key pair), then, for a lab stack, this machine's libvirt and
+# what lab.image / lab.domainType `auto` stand for (chosen once, recorded as labAuto).
 stack: venv pulumi-cli
 	$(WITH_PULUMI) tools/stack-init.sh $(STACK)
 	$(WITH_PULUMI) tools/lab-ready.sh $(STACK)
+	$(WITH_PULUMI) $(PY) -m tools.lab_auto $(STACK)
 
 up: stack
 	$(WITH_PULUMI) pulumi up --stack $(STACK)

@@ -24,6 +24,11 @@ NAMESPACE = "ha-swarm"
 TARGETS = ("lab", "cloud")
 MANAGER_COUNTS = (1, 3, 5, 7)
 DOMAIN_TYPES = ("kvm", "qemu")
+# `auto` (the default of lab.domainType and lab.image) stands for what tools/lab_auto.py chose for the
+# stack (`make up` runs it) and recorded as `labAuto`.
+AUTO = "auto"
+LAB_ALLOWED = {"image": "an http(s) URL or an existing local path of a cloud image (qcow2)", "domainType": "kvm or qemu"}
+LAB_AUTO_KEYS = ("domainType", "image", "kernel", "initrd", "kernelArgs", "traefikImage", "whoamiImage")
 ROLES = ("manager", "worker")
 DOCKER_SOURCES = ("distro", "docker")
 PUBLISH_MODES = ("ingress", "host")
@@ -49,6 +54,7 @@ TOP_LEVEL_KEYS = (
     "nodeLabels",
     "verify",
     "verifyTimeout",
+    "labAuto",
     "storage",
     "swarm",
     "engine",
@@ -402,9 +408,35 @@ def _kernel_boot(obj: Mapping[str, Any]) -> tuple[str | None, str | None, str | 
     return kernel, initrd, " ".join(args.split())
 
 
-def _parse_lab(raw: Any, ssh_user: str) -> tuple[LabSettings, tuple[NodeSpec, ...]]:
+def _lab_auto(raw: Any) -> Mapping[str, Any]:
+    obj = _object(raw, "labAuto")
+    _unknown_keys(obj, LAB_AUTO_KEYS, "labAuto")
+    return obj
+
+
+def _resolve_auto(obj: Mapping[str, Any], auto: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The lab object with `auto` (or nothing) for domainType and image replaced by labAuto's choice;
+    an auto image also brings labAuto's direct kernel boot files."""
+    resolved = dict(obj)
+    for key in ("domainType", "image"):
+        if obj.get(key, AUTO) != AUTO:
+            continue
+        if not auto.get(key):
+            raise refuse(
+                f"lab.{key}",
+                obj.get(key),
+                f"{LAB_ALLOWED[key]}, or auto once `make up` or `make preview` has chosen for this stack (python -m tools.lab_auto STACK records the choice as labAuto)",
+            )
+        resolved[key] = auto[key]
+        if key == "image" and auto.get("kernel") and obj.get("kernel") is None:
+            resolved |= {k: auto[k] for k in ("kernel", "initrd", "kernelArgs") if auto.get(k)}
+    return resolved
+
+
+def _parse_lab(raw: Any, ssh_user: str, auto: Mapping[str, Any] | None = None) -> tuple[LabSettings, tuple[NodeSpec, ...]]:
     obj = _object(raw, "lab")
     _unknown_keys(obj, LAB_KEYS, "lab")
+    obj = _resolve_auto(obj, auto or {})
     managers = _int(obj, "managers", "lab.managers", 1, 0)
     _choice(managers, "lab.managers", MANAGER_COUNTS, " (Raft quorum needs an odd number of managers, at most 7)")
     workers = _int(obj, "workers", "lab.workers", 2, 0)
@@ -414,7 +446,7 @@ def _parse_lab(raw: Any, ssh_user: str) -> tuple[LabSettings, tuple[NodeSpec, ..
     if not re.match(r"^qemu(\+ssh|\+tcp|\+tls|\+unix)?://", uri):
         raise refuse("lab.uri", uri, "a libvirt QEMU URI such as qemu:///system or qemu+ssh://user@host/system")
 
-    image = _source(obj.get("image"), "lab.image", "an http(s) URL or an existing local path of a cloud image (qcow2)")
+    image = _source(obj.get("image"), "lab.image", LAB_ALLOWED["image"])
     kernel, initrd, kernel_args = _kernel_boot(obj)
 
     cidr_raw = obj.get("cidr", "10.17.3.0/24")
@@ -431,7 +463,9 @@ def _parse_lab(raw: Any, ssh_user: str) -> tuple[LabSettings, tuple[NodeSpec, ..
             f"(it needs at least {WORKER_HOST_OFFSET + workers + 2} addresses; use a shorter prefix)",
         )
 
-    domain_type = _choice(obj.get("domainType", "kvm"), "lab.domainType", DOMAIN_TYPES, " (qemu where there is no KVM)")
+    domain_type = _choice(obj.get("domainType"), "lab.domainType", (*DOMAIN_TYPES, AUTO), " (qemu where there is no KVM)")
+    if domain_type == AUTO:
+        raise refuse("labAuto.domainType", AUTO, f"what auto stands for: one of {', '.join(DOMAIN_TYPES)}")
     lab = LabSettings(
         managers=managers,
         workers=workers,
@@ -610,6 +644,25 @@ _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_STACK_VARIABLES = ("DOMAIN",)
 
 
+def _with_carried_images(raw: Mapping[str, Any], target: str) -> Mapping[str, Any]:
+    """With a lab image that carries the demo's container images (labAuto, when the VMs cannot pull):
+    Traefik and the demo run from those, unless traefik.image or stackVariables name others. The
+    visualizer's own image is not carried: its service runs whoami's in its place (tools/lab_auto.py
+    says so when it chooses)."""
+    auto = raw.get("labAuto")
+    if target != "lab" or not isinstance(auto, Mapping) or not auto.get("whoamiImage") or not auto.get("traefikImage"):
+        return raw
+    traefik = raw.get("traefik")
+    variables = raw.get("stackVariables")
+    if (traefik is not None and not isinstance(traefik, Mapping)) or (variables is not None and not isinstance(variables, Mapping)):
+        return raw  # refused by their own parsers, with their own messages
+    return {
+        **raw,
+        "traefik": {"image": auto["traefikImage"], **(traefik or {})},
+        "stackVariables": {"WHOAMI_IMAGE": auto["whoamiImage"], "VISUALIZER_IMAGE": auto["whoamiImage"], **(variables or {})},
+    }
+
+
 def _parse_stack_variables(raw: Any) -> tuple[tuple[str, str], ...]:
     """`stackVariables`: extra ${NAME} values for the compose files (image references, for example)."""
     obj = _object(raw, "stackVariables")
@@ -738,7 +791,7 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
     if target == "lab":
         if public_key is None:
             raise refuse("sshPublicKey", None, 'an OpenSSH public key line, installed on the lab VMs: pulumi config set sshPublicKey "$(cat ~/.ssh/id_ed25519.pub)"')
-        lab, nodes = _parse_lab(raw.get("lab"), ssh_user)
+        lab, nodes = _parse_lab(raw.get("lab"), ssh_user, _lab_auto(raw.get("labAuto")))
     else:
         cloud, nodes = _parse_cloud(raw.get("cloud"), ssh_user)
 
@@ -764,9 +817,9 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
         ssh_public_key=public_key.strip() if public_key else None,
         ssh_private_key=private_key,
         domain=domain,
-        traefik=_parse_traefik(raw.get("traefik"), [n.name for n in nodes if n.role == "manager"], "traefik" in secret_keys),
+        traefik=_parse_traefik(_with_carried_images(raw, target).get("traefik"), [n.name for n in nodes if n.role == "manager"], "traefik" in secret_keys),
         stacks=_parse_stacks(raw.get("stacks")),
-        stack_variables=_parse_stack_variables(raw.get("stackVariables")),
+        stack_variables=_parse_stack_variables(_with_carried_images(raw, target).get("stackVariables")),
         node_labels=_parse_node_labels(raw.get("nodeLabels"), names),
         nodes=nodes,
         storage=_parse_storage(raw.get("storage"), target, raw.get("stackVariables")),
@@ -786,7 +839,7 @@ def _namespace_keys() -> list[str]:
     return sorted(k[len(prefix) :] for k in keys if k.startswith(prefix))
 
 
-_OBJECT_KEYS = ("lab", "cloud", "traefik", "stacks", "stackVariables", "nodeLabels", "storage", "swarm", "engine")
+_OBJECT_KEYS = ("lab", "labAuto", "cloud", "traefik", "stacks", "stackVariables", "nodeLabels", "storage", "swarm", "engine")
 
 
 def load_settings() -> Settings:

@@ -163,7 +163,7 @@ def base_config(**overrides: Any) -> dict[str, Any]:
     """The dev stack's config (Pulumi.dev.yaml) with test keys and a local image."""
     config: dict[str, Any] = {
         "target": "lab",
-        "lab": {"managers": 1, "workers": 2, "image": "https://example.test/debian-12-genericcloud-amd64.qcow2"},
+        "lab": {"managers": 1, "workers": 2, "image": "https://example.test/debian-12-genericcloud-amd64.qcow2", "domainType": "kvm"},
         "sshPublicKey": TEST_PUBLIC_KEY,
         "sshPrivateKey": TEST_PRIVATE_KEY,
         "domain": "traefik",

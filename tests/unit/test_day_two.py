@@ -15,7 +15,7 @@ IMAGE_URL = "https://example.test/debian-12-genericcloud-amd64.qcow2"
 
 
 def raw(swarm: Any) -> dict[str, Any]:
-    return {"target": "lab", "lab": {"image": IMAGE_URL}, "sshPublicKey": TEST_PUBLIC_KEY, "sshPrivateKey": TEST_PRIVATE_KEY, "swarm": swarm}
+    return {"target": "lab", "lab": {"image": IMAGE_URL, "domainType": "kvm"}, "sshPublicKey": TEST_PUBLIC_KEY, "sshPrivateKey": TEST_PRIVATE_KEY, "swarm": swarm}
 
 
 def refused(swarm: Any) -> str:

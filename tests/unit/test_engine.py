@@ -42,7 +42,13 @@ def chain(p: Program) -> list[Registered]:
 
 
 def settings_with(engine: Any) -> Any:
-    raw = {"target": "lab", "lab": {"image": "https://example.test/x.qcow2"}, "sshPublicKey": TEST_PUBLIC_KEY, "sshPrivateKey": TEST_PRIVATE_KEY, "engine": engine}
+    raw = {
+        "target": "lab",
+        "lab": {"image": "https://example.test/x.qcow2", "domainType": "kvm"},
+        "sshPublicKey": TEST_PUBLIC_KEY,
+        "sshPrivateKey": TEST_PRIVATE_KEY,
+        "engine": engine,
+    }
     return parse_settings(raw)
 
 

@@ -190,7 +190,11 @@ def test_outputs_give_nodes_manager_docker_host_and_endpoints_without_secrets() 
 
 
 def test_endpoints_name_only_managers_when_traefik_publishes_in_host_mode() -> None:
-    p = run_program(base_config(domain="example.test", lab={"image": "https://example.test/i.qcow2", "managers": 3, "workers": 1}, traefik={"publishMode": "host"}))
+    p = run_program(
+        base_config(
+            domain="example.test", lab={"image": "https://example.test/i.qcow2", "domainType": "kvm", "managers": 3, "workers": 1}, traefik={"publishMode": "host"}
+        )
+    )
     (e, *_) = p.outputs["endpoints"]
     assert e["curlEveryNode"] == [f"curl -H Host:{e['host']} http://10.17.3.{i}" for i in (11, 12, 13)]
 

@@ -54,7 +54,7 @@ class Releases:
         releases = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 name = self.path.rsplit("/", 1)[-1]
                 releases.asked.append(name)
                 body = releases.files.get(name)
@@ -83,7 +83,11 @@ def releases() -> Iterator[Releases]:
 
 
 def ensure(tmp_path: Path, releases_url: str, *, path_extra: list[str] = ()) -> subprocess.CompletedProcess[str]:
-    toolchain = stub(tmp_path / "fake-toolchain", "build-toolchain.sh", 'echo "toolchain $*" >>"$HS_LOG"\ntest "${1:-}" = --check && exit 1\necho "export PATH=/toolchain/bin:\\"\\$PATH\\""')
+    toolchain = stub(
+        tmp_path / "fake-toolchain",
+        "build-toolchain.sh",
+        'echo "toolchain $*" >>"$HS_LOG"\ntest "${1:-}" = --check && exit 1\necho "export PATH=/toolchain/bin:\\"\\$PATH\\""',
+    )
     env = {
         "PATH": ":".join([*path_extra, *SYSTEM_BIN]),
         "HOME": str(tmp_path),

@@ -18,7 +18,7 @@ BCRYPT_LINE = "admin:$2y$05$" + "a" * 53
 def lab(**lab_overrides: Any) -> dict[str, Any]:
     return {
         "target": "lab",
-        "lab": {"image": IMAGE_URL, **lab_overrides},
+        "lab": {"image": IMAGE_URL, "domainType": "kvm", **lab_overrides},
         "sshPublicKey": TEST_PUBLIC_KEY,
         "sshPrivateKey": TEST_PRIVATE_KEY,
     }

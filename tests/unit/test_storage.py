@@ -27,7 +27,7 @@ COUNTER_IMAGE = "ha-swarm/whoami:lite-2"
 
 
 def lab(storage: Any = None, **top: Any) -> dict[str, Any]:
-    raw = {"target": "lab", "lab": {"image": IMAGE_URL}, "sshPublicKey": TEST_PUBLIC_KEY, "sshPrivateKey": TEST_PRIVATE_KEY, **top}
+    raw = {"target": "lab", "lab": {"image": IMAGE_URL, "domainType": "kvm"}, "sshPublicKey": TEST_PUBLIC_KEY, "sshPrivateKey": TEST_PRIVATE_KEY, **top}
     if storage is not None:
         raw["storage"] = storage
     return raw
@@ -51,7 +51,7 @@ def test_storage_nfs_makes_the_first_manager_the_server_and_provides_its_address
 
 
 def test_with_three_managers_the_first_one_serves_nfs() -> None:
-    s = parse_settings({**lab({"nfs": True, "export": "/data/shared"}), "lab": {"image": IMAGE_URL, "managers": 3, "cidr": "10.9.0.0/24"}})
+    s = parse_settings({**lab({"nfs": True, "export": "/data/shared"}), "lab": {"image": IMAGE_URL, "domainType": "kvm", "managers": 3, "cidr": "10.9.0.0/24"}})
     assert s.nfs_server is not None and (s.nfs_server.name, s.nfs_server.swarm_address) == ("manager-1", "10.9.0.11")
     assert dict(s.storage_variables) == {"NFS_ADDR": "10.9.0.11", "NFS_EXPORT": "/data/shared"}
 
