@@ -39,15 +39,17 @@ stack: venv pulumi-cli
 	$(WITH_PULUMI) tools/lab-ready.sh $(STACK)
 	$(WITH_PULUMI) $(PY) -m tools.lab_auto $(STACK)
 
+# PULUMI_FLAGS: more flags for pulumi up/preview/destroy (e.g. --yes where nobody can answer its prompt).
+PULUMI_FLAGS ?=
 up: stack
-	$(WITH_PULUMI) pulumi up --stack $(STACK)
+	$(WITH_PULUMI) pulumi up --stack $(STACK) $(PULUMI_FLAGS)
 
 preview: stack
-	$(WITH_PULUMI) pulumi preview --stack $(STACK)
+	$(WITH_PULUMI) pulumi preview --stack $(STACK) $(PULUMI_FLAGS)
 
 destroy: venv pulumi-cli
 	$(WITH_PULUMI) $(PY) -m tools.restore_key_file $(STACK)
-	$(WITH_PULUMI) pulumi destroy --stack $(STACK)
+	$(WITH_PULUMI) pulumi destroy --stack $(STACK) $(PULUMI_FLAGS)
 
 # Check the deployed cluster as the tutorial does by hand (nodes, managers, replicas, every
 # endpoint, sticky cookies) and print a table; fails when a check fails. HA_SWARM_VERIFY_TIMEOUT=N

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from tests.e2e.deployment import Deployment, StackRun, changes
 from tests.e2e.lab import sweep_libvirt
 from tests.e2e.toolchain import REPO, Toolchain, find_toolchain
 from tests.integration.harness import Harness, HostSpec
+from tools.lab_auto import multiboot_halt_kernel
 
 PROGRAMS = Path(__file__).resolve().parent / "fidelity_programs"
 DOCKER_PREFIX, DOCKER_SUBNET = "hf-", "10.231.83"
@@ -72,15 +72,6 @@ class DockerFidelity(Deployment):
         self.stack.set_all_config({f"fidelity:{k}": auto.ConfigValue(v) for k, v in values.items()})
 
 
-def multiboot_kernel(path: Path) -> Path:
-    """A kernel QEMU boots with -kernel that only halts: a multiboot header (the a.out kludge, loaded
-    at 1 MiB) followed by `cli; hlt; jmp .-1`."""
-    magic, flags, base = 0x1BADB002, 0x00010000, 0x100000
-    header = struct.pack("<8I", magic, flags, (-(magic + flags)) & 0xFFFFFFFF, base, base, 0, 0, base + 32)
-    path.write_bytes((header + b"\xfa\xf4\xeb\xfd").ljust(4096, b"\0"))
-    return path
-
-
 class LibvirtFidelity(StackRun):
     """The local libvirtd, the program of fidelity_programs/libvirt."""
 
@@ -103,7 +94,7 @@ class LibvirtFidelity(StackRun):
 
     def set_fixed(self, fixed: bool) -> None:
         assert self.stack is not None
-        kernel = multiboot_kernel(self.run_dir / "halt.bin")
+        kernel = multiboot_halt_kernel(self.run_dir / "halt.bin")
         values = {"prefix": LIBVIRT_PREFIX, "cidr": LIBVIRT_CIDR, "address": LIBVIRT_ADDRESS, "kernel": str(kernel), "fixed": str(fixed).lower()}
         self.stack.set_all_config({f"fidelity:{k}": auto.ConfigValue(v) for k, v in values.items()})
 

@@ -157,3 +157,18 @@ def test_an_online_choice_keeps_the_public_images() -> None:
 def test_an_unknown_key_in_the_recorded_choice_is_refused() -> None:
     with pytest.raises(SettingsError, match="labAuto"):
         run_program(auto_config({}, {"domainType": "kvm", "image": "https://example.test/x.qcow2", "color": "blue"}))
+
+
+@pytest.mark.parametrize(("qemu", "usable"), [("exec sleep 30", True), ("echo 'failed to set MSR 0x10a' >&2; exit 1", False)])
+def test_kvm_is_usable_only_when_a_guest_runs_under_it_with_the_host_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qemu: str, usable: bool) -> None:
+    # Under nested virtualisation /dev/kvm can exist while QEMU aborts on the host CPU's registers.
+    device = tmp_path / "kvm"
+    device.write_bytes(b"")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "qemu-system-x86_64"
+    stub.write_text(f'#!/bin/sh\ncase " $* " in *" -enable-kvm -cpu host "*) ;; *) exit 3 ;; esac\n{qemu}\n')
+    stub.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    assert lab_auto.kvm_usable(str(device), seconds=1) is usable
+    assert lab_auto.kvm_usable(str(tmp_path / "no-such-device"), seconds=1) is False
