@@ -127,6 +127,12 @@ lab-image: toolchain
 e2e-lab: lab-image venv
 	HA_SWARM_E2E_LAB=1 $(PY) -m pytest -q -rs -s tests/e2e/test_lab.py
 
+# The README's own commands as a newcomer runs them (issue 15): a fresh clone, a fresh HOME, only the
+# toolchain cached; `make up` twice, `make verify`, `make destroy` on the dev stack (root, ~30 min).
+.PHONY: e2e-newcomer
+e2e-newcomer: toolchain venv
+	HA_SWARM_E2E_LAB=1 $(PY) -m pytest -q -rs -s tests/e2e/test_make_up.py
+
 bench-e2e: toolchain venv
 	$(PY) -m tools.bench_e2e
 
