@@ -141,3 +141,10 @@ GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 go-test:
 	@for d in tools/toolchain/*-provider tools/toolchain/whoami-lite; do ls "$$d"/*_test.go >/dev/null 2>&1 || continue; \
 	    echo "go test $$d"; (cd "$$d" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false $(GO) test -count=1 ./...) || exit 1; done
+
+# The no-change proof (tests/unit/test_no_change.py) compares the resources of three stacks with
+# tests/unit/records/. Regenerate the records ONLY when a change of resources is intended (a
+# deployed stack would see it on its next preview); say so in the commit.
+.PHONY: records
+records: venv
+	$(PY) -m tests.unit.no_change
