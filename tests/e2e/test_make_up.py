@@ -49,8 +49,13 @@ class Newcomer:
 
     def prepare(self) -> None:
         subprocess.run(["git", "clone", "-q", str(REPO), str(self.clone)], check=True)
-        self.cache.mkdir(parents=True)
-        (self.cache / "toolchain").symlink_to(self.toolchain_dir)
+        # The toolchain's files, linked one by one: its env.sh is written anew for this HOME (the
+        # toolchain writes it on every run), so the real one keeps its own paths.
+        own = self.cache / "toolchain"
+        own.mkdir(parents=True)
+        for entry in self.toolchain_dir.iterdir():
+            if entry.name != "env.sh":
+                (own / entry.name).symlink_to(entry)
         dev = self.clone / "Pulumi.dev.yaml"
         doc = yaml.safe_load(dev.read_text())
         doc["config"]["ha-swarm:lab"] |= {"cidr": CIDR, "networkMode": "isolated", "vcpus": 1, "memoryMiB": 1536, "diskGiB": 8}
