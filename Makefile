@@ -81,20 +81,20 @@ test-integration: venv
 # Test hosts for manual work: `make hosts-up [HOSTS=N]`, then `make hosts-status`, `make hosts-down`.
 HOSTS ?= 5
 hosts-up: venv
-	$(PY) -m tests.integration.harness up $(HOSTS)
+	$(PY) -m tests.support.hosts up $(HOSTS)
 
 hosts-status: venv
-	$(PY) -m tests.integration.harness status
+	$(PY) -m tests.support.hosts status
 
 hosts-down: venv
-	$(PY) -m tests.integration.harness down
+	$(PY) -m tests.support.hosts down
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	shellcheck -x components/scripts/*.sh tools/*.sh tools/toolchain/*.sh .ci/run
+	shellcheck -x components/scripts/*.sh tools/*.sh toolchain/*.sh lab/*.sh .ci/run
 
 bench: venv
-	$(PY) -m tools.bench_mocks
+	$(PY) -m tests.bench.mocks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
@@ -105,13 +105,13 @@ export HA_SWARM_CACHE
 
 .PHONY: toolchain toolchain-check toolchain-selftest e2e bench-e2e go-test lab-image e2e-lab
 toolchain:
-	tools/build-toolchain.sh >/dev/null
+	toolchain/build.sh >/dev/null
 
 toolchain-check:
-	tools/build-toolchain.sh --check >/dev/null
+	toolchain/build.sh --check >/dev/null
 
 toolchain-selftest: toolchain venv
-	tools/toolchain/selftest.sh
+	toolchain/selftest.sh
 
 # The whole program for real (issue 6): the toolchain (built if missing, ~40 min the first time),
 # then `pulumi up` / preview / destroy through the Automation API on test hosts (root).
@@ -122,7 +122,7 @@ e2e: toolchain venv
 # The lab for real (issue 7): the lab image (Debian, cloud-init, docker.io, the toolchain's images
 # preloaded; ~2 min the first time), libvirtd started if needed, then 3 VMs under emulation (root).
 lab-image: toolchain
-	. $(HA_SWARM_CACHE)/toolchain/env.sh && tools/build-lab-image.sh --preload "$$HA_SWARM_TRAEFIK_TAR" "$$HA_SWARM_WHOAMI_TAR" >/dev/null
+	. $(HA_SWARM_CACHE)/toolchain/env.sh && lab/build-image.sh --preload "$$HA_SWARM_TRAEFIK_TAR" "$$HA_SWARM_WHOAMI_TAR" >/dev/null
 
 e2e-lab: lab-image venv
 	HA_SWARM_E2E_LAB=1 $(PY) -m pytest -q -rs -s tests/e2e/test_lab.py
@@ -134,12 +134,12 @@ e2e-newcomer: toolchain venv
 	HA_SWARM_E2E_LAB=1 $(PY) -m pytest -q -rs -s tests/e2e/test_make_up.py
 
 bench-e2e: toolchain venv
-	$(PY) -m tools.bench_e2e
+	$(PY) -m tests.bench.e2e
 
-# Go tests of ha-swarm's own provider plugins (tools/toolchain/*-provider).
+# Go tests of ha-swarm's own provider plugins (toolchain/*-provider).
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 go-test:
-	@for d in tools/toolchain/*-provider tools/toolchain/whoami-lite; do ls "$$d"/*_test.go >/dev/null 2>&1 || continue; \
+	@for d in toolchain/*-provider toolchain/whoami-lite; do ls "$$d"/*_test.go >/dev/null 2>&1 || continue; \
 	    echo "go test $$d"; (cd "$$d" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false $(GO) test -count=1 ./...) || exit 1; done
 
 # The no-change proof (tests/unit/test_no_change.py) compares the resources of three stacks with

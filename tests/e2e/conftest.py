@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.deployment import Deployment, StackRun
 from tests.e2e.toolchain import Toolchain, find_toolchain
-from tests.integration.harness import TeardownGuard
+from tests.support.hosts import TeardownGuard
 
 KEEP = os.environ.get("HE_KEEP", "") not in ("", "0")
 D = TypeVar("D", bound=StackRun)
@@ -61,7 +61,7 @@ def started(request: pytest.FixtureRequest, dep: D, start: Callable[[], None], k
 def deployment(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[Deployment]:
     run_dir = Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-"))
     dep = Deployment(toolchain, run_dir, echo=lambda line: say(request.config, line))
-    keep = f"[e2e] HE_KEEP set: hosts and {run_dir} kept (remove the hosts: HS_HOSTS_DIR=/tmp/he-hosts python -m tests.integration.harness down)"
+    keep = f"[e2e] HE_KEEP set: hosts and {run_dir} kept (remove the hosts: HS_HOSTS_DIR=/tmp/he-hosts python -m tests.support.hosts down)"
     with started(request, dep, dep.start_hosts, keep if KEEP else "") as running:
         yield running
 

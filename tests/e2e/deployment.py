@@ -1,5 +1,5 @@
 """One ha-swarm stack driven end to end: the real Pulumi CLI and plugins, through the Automation API,
-against the test hosts of `tests/integration/harness.py`.
+against the test hosts of `tests/support/hosts/`.
 
 * The hosts: their own namespaces (prefix ``he-``, subnet 10.231.79.0/24, state in /tmp/he-hosts),
   so an e2e run never meets the integration tests' hosts.  The toolchain's Traefik and whoami
@@ -32,7 +32,7 @@ import yaml
 from pulumi import automation as auto
 
 from tests.e2e.toolchain import REPO, Toolchain
-from tests.integration.harness import Harness, Host, HostSpec
+from tests.support.hosts import Harness, Host, HostSpec
 
 PREFIX = "he-"
 SUBNET = "10.231.79"

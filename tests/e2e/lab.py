@@ -1,10 +1,10 @@
 """The lab target for real: libvirt VMs on this machine (qemu software emulation), from the image
-that `tools/build-lab-image.sh` builds (Debian with cloud-init and docker.io, the toolchain's
+that `lab/build-image.sh` builds (Debian with cloud-init and docker.io, the toolchain's
 Traefik and whoami images preloaded, direct kernel boot), driven through the Automation API.
 
 The VMs sit on an isolated libvirt network (`lab.networkMode: isolated`, 10.231.92.0/24): this
-machine reaches them through libvirt's bridge, they reach nothing else.  `tools/libvirt-up.sh`
-starts libvirtd when it is not running, `tools/libvirt-down.sh` stops what it started.
+machine reaches them through libvirt's bridge, they reach nothing else.  `lab/libvirt-up.sh`
+starts libvirtd when it is not running, `lab/libvirt-down.sh` stops what it started.
 
 `storage.nfs` is on (the first manager serves NFS) and the example stateful stack
 `stacks/counter.yml` is deployed with the toolchain's whoami-lite image, which has the counter mode.
@@ -23,14 +23,14 @@ from pulumi import automation as auto
 
 from tests.e2e.deployment import DOMAIN, StackRun, curl_argv, json_lines
 from tests.e2e.toolchain import REPO, Toolchain
-from tests.integration.harness import SSH_OPTIONS
+from tests.support.hosts import SSH_OPTIONS
 
 LAB_STACK = "e2elab"
 CIDR = "10.231.92.0/24"
 MANAGER = "10.231.92.11"
 WORKERS = ("10.231.92.21", "10.231.92.22")
 PREFIX = f"ha-swarm-{LAB_STACK}"
-LAB_IMAGE_SCRIPT = REPO / "tools" / "build-lab-image.sh"
+LAB_IMAGE_SCRIPT = REPO / "lab" / "build-image.sh"
 COUNTER_STACK = REPO / "stacks" / "counter.yml"
 COUNTER_SERVICE = "counter_counter"
 NFS_EXPORT = "/srv/nfs"
@@ -70,7 +70,7 @@ class LabDeployment(StackRun):
 
     def start_libvirt(self) -> None:
         with self.times.step("libvirt ready"):
-            subprocess.run(["bash", str(REPO / "tools" / "libvirt-up.sh")], check=True, timeout=1200)
+            subprocess.run(["bash", str(REPO / "lab" / "libvirt-up.sh")], check=True, timeout=1200)
             self.libvirt_started = True
 
     def prepare_program(self) -> None:
@@ -177,7 +177,7 @@ class LabDeployment(StackRun):
         if not os.environ.get("HE_KEEP"):
             sweep_libvirt(PREFIX)  # whatever a failed destroy left: never orphan VMs when libvirtd stops
         if self.libvirt_started and not os.environ.get("HE_KEEP"):
-            subprocess.run(["bash", str(REPO / "tools" / "libvirt-down.sh")], check=False, timeout=300)
+            subprocess.run(["bash", str(REPO / "lab" / "libvirt-down.sh")], check=False, timeout=300)
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 

@@ -239,7 +239,7 @@ class Pebble:
     def start(self) -> Pebble:
         for binary in (self.pebble_bin, self.challtestsrv_bin):
             if not os.access(binary, os.X_OK):
-                raise PebbleError(f"{binary} is not an executable (build it with `tools/build-toolchain.sh --only pebble`)")
+                raise PebbleError(f"{binary} is not an executable (build it with `toolchain/build.sh --only pebble`)")
         self.work_dir = Path(tempfile.mkdtemp(prefix="ha-swarm-pebble-"))
         try:
             self._make_certificates()

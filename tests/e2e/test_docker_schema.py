@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.toolchain import REPO, Toolchain
 
-CHECK = REPO / "tools" / "toolchain" / "check_docker_schema.py"
+CHECK = REPO / "toolchain" / "check_docker_schema.py"
 ALL_RESOURCES = "Service,Network,Volume,Secret,ServiceConfig,Container,Plugin,RegistryImage,RemoteImage,Tag"
 
 

@@ -26,8 +26,8 @@ from tests.e2e.certs import private_ca, server_certificate
 from tests.e2e.deployment import DOMAIN, Deployment, hostnames
 from tests.e2e.pebble import Pebble
 from tests.e2e.toolchain import Toolchain
-from tests.integration.cluster import wait_for
-from tests.integration.harness import Host
+from tests.support.cluster import wait_for
+from tests.support.hosts import Host
 
 HOST = f"whoami0.{DOMAIN}"
 OWN_CA_NAME = "ha-swarm e2e wildcard CA"

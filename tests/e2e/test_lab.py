@@ -21,7 +21,7 @@ from tests.e2e.conftest import KEEP, say, started
 from tests.e2e.deployment import answers, changes, hostnames, routed
 from tests.e2e.lab import COUNTER_SERVICE, MANAGER, NFS_EXPORT, WORKERS, LabDeployment, lab_image_env
 from tests.e2e.toolchain import find_toolchain
-from tests.integration.cluster import wait_for
+from tests.support.cluster import wait_for
 
 pytestmark = pytest.mark.skipif(os.environ.get("HA_SWARM_E2E_LAB", "") in ("", "0"), reason="the lab e2e runs with make e2e-lab (HA_SWARM_E2E_LAB=1)")
 VMS = (MANAGER, *WORKERS)
@@ -40,7 +40,7 @@ def lab(request: pytest.FixtureRequest) -> Iterator[LabDeployment]:
         pytest.skip(f"lab e2e not run: {why}")
     say(request.config, f"[e2e-lab] lab image ready in {time.monotonic() - start:.1f}s: {image['HA_SWARM_LAB_IMAGE']}")
     dep = LabDeployment(toolchain, image, Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-lab-")), echo=lambda line: say(request.config, line))
-    keep = f"[e2e-lab] HE_KEEP set: the VMs, libvirt and {dep.run_dir} are kept (ssh -i {dep.key} swarm@{MANAGER}; remove with virsh and tools/libvirt-down.sh)"
+    keep = f"[e2e-lab] HE_KEEP set: the VMs, libvirt and {dep.run_dir} are kept (ssh -i {dep.key} swarm@{MANAGER}; remove with virsh and lab/libvirt-down.sh)"
     with started(request, dep, dep.start_libvirt, keep if KEEP else "") as running:
         yield running
 

@@ -14,7 +14,7 @@ import yaml
 from pulumi import automation as auto
 
 from tests.e2e.deployment import DOMAIN, STACK, VERIFY_TIMEOUT, Deployment, answers, changes, hostnames, json_lines, routed
-from tests.integration.cluster import wait_for
+from tests.support.cluster import wait_for
 
 SERVICES = ("traefik", "demo_whoami0", "demo_whoami1", "demo_visualizer")
 REQUESTS = 8

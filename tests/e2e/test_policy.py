@@ -106,7 +106,7 @@ def previewed(run: StackRun, what: str) -> tuple[bool, list[auto.events.PolicyEv
 def runs(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[tuple[HaSwarmPreview, PolicyCases]]:
     built = toolchain.root / "state" / "langhost.key"
     if "runplugin=" not in (built.read_text() if built.exists() else ""):
-        pytest.skip("the toolchain's language host predates policy packs (tools/toolchain/langhost-fallback): `make toolchain` rebuilds it in seconds")
+        pytest.skip("the toolchain's language host predates policy packs (toolchain/langhost-fallback): `make toolchain` rebuilds it in seconds")
     run_dir = Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-policy-"))
     say = request.config.pluginmanager.getplugin("terminalreporter")
     echo: Callable[[str], None] = say.write_line if say is not None else print

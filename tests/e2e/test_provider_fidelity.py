@@ -12,7 +12,7 @@ providers, each reproduced through our plugin with the program's fix taken away,
 
 Each part runs a small program (tests/e2e/fidelity_programs) through the real CLI: up, preview,
 then the fixed form: up, a preview with no changes, destroy.  The libvirt part needs libvirtd
-(tools/libvirt-up.sh starts it, tools/libvirt-down.sh stops what it started) and `mkisofs`."""
+(lab/libvirt-up.sh starts it, lab/libvirt-down.sh stops what it started) and `mkisofs`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from tests.e2e.conftest import say, started
 from tests.e2e.deployment import Deployment, StackRun, changes
 from tests.e2e.lab import sweep_libvirt
 from tests.e2e.toolchain import REPO, Toolchain, find_toolchain
-from tests.integration.harness import Harness, HostSpec
+from tests.support.hosts import Harness, HostSpec
 from tools.lab_auto import multiboot_halt_kernel
 
 PROGRAMS = Path(__file__).resolve().parent / "fidelity_programs"
@@ -82,7 +82,7 @@ class LibvirtFidelity(StackRun):
 
     def start_libvirt(self) -> None:
         with self.times.step("libvirt ready"):
-            subprocess.run(["bash", str(REPO / "tools" / "libvirt-up.sh")], check=True, timeout=1200)
+            subprocess.run(["bash", str(REPO / "lab" / "libvirt-up.sh")], check=True, timeout=1200)
             self.libvirt_started = True
 
     def prepare_program(self) -> None:
@@ -102,7 +102,7 @@ class LibvirtFidelity(StackRun):
         self.destroy_quietly()
         sweep_libvirt(LIBVIRT_PREFIX)
         if self.libvirt_started:
-            subprocess.run(["bash", str(REPO / "tools" / "libvirt-down.sh")], check=False, timeout=300)
+            subprocess.run(["bash", str(REPO / "lab" / "libvirt-down.sh")], check=False, timeout=300)
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
@@ -127,7 +127,7 @@ def docker_run(request: pytest.FixtureRequest) -> Iterator[DockerFidelity]:
 def libvirt_run(request: pytest.FixtureRequest) -> Iterator[LibvirtFidelity]:
     toolchain = root_toolchain(("pulumi", "langhost", "libvirt"))
     if shutil.which("mkisofs") is None:
-        pytest.fail("mkisofs is missing: the libvirt provider builds cloud-init disks with it (tools/libvirt-up.sh installs genisoimage)")
+        pytest.fail("mkisofs is missing: the libvirt provider builds cloud-init disks with it (lab/libvirt-up.sh installs genisoimage)")
     run = LibvirtFidelity(toolchain, Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-fidelity-")), echo=lambda line: say(request.config, line))
     with started(request, run, run.start_libvirt) as running:
         yield running

@@ -1,4 +1,4 @@
-"""The offline toolchain that the end-to-end tests drive: where `tools/build-toolchain.sh` put it.
+"""The offline toolchain that the end-to-end tests drive: where `toolchain/build.sh` put it.
 
 The build script writes `env.sh` into its cache (`$HA_SWARM_CACHE/toolchain`, by default
 `~/.cache/ha-swarm/toolchain`): PATH with the pulumi CLI and the Python language host,
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO / "tools" / "build-toolchain.sh"
+BUILD_SCRIPT = REPO / "toolchain" / "build.sh"
 
 
 def cache_dir() -> Path:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.cluster import Swarm, ensure_traefik_net
-from tests.integration.harness import STATE_DIR, Harness, TeardownGuard, ensure_packages, find_tool
+from tests.support.cluster import Swarm, ensure_traefik_net
+from tests.support.hosts import STATE_DIR, Harness, TeardownGuard, ensure_packages, find_tool
 
 HERE = Path(__file__).resolve().parent
 KEEP = os.environ.get("HS_KEEP_HOSTS", "") not in ("", "0")

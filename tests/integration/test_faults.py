@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from tests.integration.cluster import Swarm, all_running, attempt, ssh_ok, wait_for
-from tests.integration.harness import IMAGE
+from tests.support.cluster import Swarm, all_running, attempt, ssh_ok, wait_for
+from tests.support.hosts import IMAGE
 
 ANSWER_WITHIN = 90  # a new leader is usually elected in 10-30 s (swarmkit election timeout, split votes)
 SCHEDULE_WITHIN = 120

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.cluster import Swarm, ssh_ok
+from tests.support.cluster import Swarm, ssh_ok
 
 
 def node_ls(swarm: Swarm, via) -> dict[str, tuple[str, str, str, str]]:

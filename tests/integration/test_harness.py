@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 
-from tests.integration.cluster import ssh_ok
-from tests.integration.harness import IMAGE, SSH_USER, Harness
+from tests.support.cluster import ssh_ok
+from tests.support.hosts import IMAGE, SSH_USER, Harness
 
 
 def test_each_host_has_its_own_name_address_users_and_docker_socket(hosts: Harness):

@@ -5,7 +5,7 @@ break the Raft quorum is refused."""
 
 from __future__ import annotations
 
-from tests.integration.cluster import Swarm, all_running, attempt, wait_for
+from tests.support.cluster import Swarm, all_running, attempt, wait_for
 
 
 def counts(swarm: Swarm, via=None) -> dict[str, object]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.cluster import Swarm, succeeds, wait_for
-from tests.integration.harness import Harness, Host
+from tests.support.cluster import Swarm, succeeds, wait_for
+from tests.support.hosts import Harness, Host
 
 
 def task_container(swarm: Swarm, host: Host, service: str) -> dict:

@@ -6,8 +6,8 @@ of the script is not exercised here; its refusals are tested in tests/scripts/te
 
 from __future__ import annotations
 
-from tests.integration.cluster import run_script, ssh_ok
-from tests.integration.harness import SSH_USER, Harness, Host, children
+from tests.support.cluster import run_script, ssh_ok
+from tests.support.hosts import SSH_USER, Harness, Host, children
 
 
 def daemon_state(host: Host) -> dict[str, object]:

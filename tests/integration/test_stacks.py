@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 from components.compose import STACK_LABEL, StackSpec, load_stack
-from tests.integration.cluster import Swarm, ensure_traefik_net, ssh_ok, succeeds, wait_for
-from tests.integration.harness import IMAGE
+from tests.support.cluster import Swarm, ensure_traefik_net, ssh_ok, succeeds, wait_for
+from tests.support.hosts import IMAGE
 
 DEMO = Path(__file__).resolve().parents[2] / "stacks" / "demo.yml"
 FEATURES = Path(__file__).resolve().parent / "stacks" / "features.yml"

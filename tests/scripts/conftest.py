@@ -1,6 +1,6 @@
 """Real Docker daemons, each a "host" of the integration harness, for the node-side scripts (no SSH).
 
-The hosts come from `tests/integration/harness.py` (one piece of code for test hosts): network,
+The hosts come from `tests/support/hosts/` (one piece of code for test hosts): network,
 mount, UTS and PID namespaces on a private bridge, each with its own dockerd and its own
 /var/run/docker.sock.  Here they are ``a`` (first manager), ``b`` (manager-to-be) and ``c``
 (worker) at 10.231.77.1{1,2,3}, named ``hst-*`` with their state in /tmp/hst-hosts, apart from
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.cluster import wait_for
-from tests.integration.harness import Harness, HarnessError, Host, HostSpec, TeardownGuard, cleanup, find_tool
+from tests.support.cluster import wait_for
+from tests.support.hosts import Harness, HarnessError, Host, HostSpec, TeardownGuard, cleanup, find_tool
 
 __all__ = ["BASE", "SUBNET", "Cluster", "Host", "wait_for"]
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.harness import HostSpec
+from tests.support.hosts import HostSpec
 
 from .conftest import SUBNET, Cluster, Host, wait_for
 from .test_swarm_scripts import failed, form_swarm, ok, run_watched, spec, wait_reachability

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.toolchain import find_toolchain
-from tests.integration.harness import IMPORT_CHANGES, HarnessError, build_hostname_http, rootfs_tar
+from tests.support.hosts import IMPORT_CHANGES, HarnessError, build_hostname_http, rootfs_tar
 
 from .conftest import BASE, Cluster, Host, wait_for
 

@@ -2,7 +2,7 @@
 
 Every stack deployed before a change of the code must preview with no changes after it: the
 type, name, parent and inputs of every resource stay the same. `record(scenario)` runs
-`__main__.py` under mocks (tests/unit/harness.py) and returns those four per resource, made
+`__main__.py` under mocks (tests/support/mocks.py) and returns those four per resource, made
 deterministic: the user's key folder (`HA_SWARM_HOME`) and the repository's path are replaced by
 placeholders, secrets are recorded as their (test) values with a mark. test_no_change.py
 compares a fresh run with the record in tests/unit/records/.
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.unit.harness import ROOT, TEST_PRIVATE_KEY, base_config, run_program
+from tests.support.mocks import ROOT, TEST_PRIVATE_KEY, base_config, run_program
 
 RECORDS = Path(__file__).resolve().parent / "records"
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from components.settings import SettingsError, parse_settings
-from tests.unit.harness import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, Registered, base_config, run_program
+from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, Registered, base_config, run_program
 
 VERSION = "27.3.1"
 STEPS = ("drain", "install", "activate")

@@ -13,7 +13,7 @@ import yaml
 
 from components.settings import LETSENCRYPT_STAGING, SettingsError, parse_settings
 from components.traefik import ACME_CA_FILE, TLS_FILE
-from tests.unit.harness import TEST_PRIVATE_KEY, Program, Registered, base_config, run_program
+from tests.support.mocks import TEST_PRIVATE_KEY, Program, Registered, base_config, run_program
 
 CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2VydGlmaWNhdGVGb3JUZXN0cw==\n-----END CERTIFICATE-----\n"
 KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgU2VjcmV0S2V5Rm9yVGVzdHM=\n-----END PRIVATE KEY-----\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from components.settings import DEFAULT_TRAEFIK_IMAGE
-from tests.unit.harness import MANAGER_TOKEN, TEST_PRIVATE_KEY, WORKER_TOKEN, Program, Registered, base_config, run_program
+from tests.support.mocks import MANAGER_TOKEN, TEST_PRIVATE_KEY, WORKER_TOKEN, Program, Registered, base_config, run_program
 
 BCRYPT_LINE = "admin:$2y$05$" + "b" * 53
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyForTestsOnlyxxxxxxxxxxxxxxxxxxxxxxxx"

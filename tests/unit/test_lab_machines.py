@@ -7,7 +7,7 @@ import yaml
 from components.cloudinit import PREPARE_PATH, mac_address
 from components.lab import kernel_cmdlines
 from components.remote import script_text
-from tests.unit.harness import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, base_config, run_program
+from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, base_config, run_program
 
 GIB = 1024**3
 LIBVIRT = "libvirt:index/"

@@ -22,7 +22,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from components.remote import Step
 from policy.rules import POLICIES, node_script
-from tests.unit.harness import Program, Registered, base_config, run_program
+from tests.support.mocks import Program, Registered, base_config, run_program
 
 BCRYPT_LINE = "admin:$2y$05$" + "a" * 53
 SERVICE = "docker:index/service:Service"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components.settings import DEFAULT_TRAEFIK_IMAGE, Settings, SettingsError, parse_settings
-from tests.unit.harness import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY
+from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY
 
 IMAGE_URL = "https://example.test/debian-12-genericcloud-amd64.qcow2"
 BCRYPT_LINE = "admin:$2y$05$" + "a" * 53
@@ -339,7 +339,7 @@ def test_cloud_docker_source_defaults_to_the_distributions_packages() -> None:
 def test_the_cloud_example_stack_is_valid() -> None:
     import yaml
 
-    from tests.unit.harness import ROOT
+    from tests.support.mocks import ROOT
 
     doc = yaml.safe_load((ROOT / "Pulumi.cloud.yaml.example").read_text())
     raw = {k.split(":", 1)[1]: v for k, v in doc["config"].items()}

@@ -18,7 +18,7 @@ from components.nfs import nfs_folders
 from components.remote import script_text
 from components.settings import DEFAULT_NFS_EXPORT, NodeSpec, StorageSettings, parse_settings
 from components.stacks import load_stacks, stack_variables
-from tests.unit.harness import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, Registered, base_config, run_program
+from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, Registered, base_config, run_program
 from tests.unit.test_settings import refused
 
 IMAGE_URL = "https://example.test/debian-12-genericcloud-amd64.qcow2"
@@ -246,7 +246,7 @@ def test_the_counter_stack_without_an_image_says_which_variable_to_set() -> None
     config = {**counter_config(nfs=True), "stackVariables": {}}
     with pytest.raises(ComposeError) as info:
         run_program(config)
-    assert "variable COUNTER_IMAGE: set stackVariables.COUNTER_IMAGE to an image of tools/toolchain/whoami-lite" in str(info.value)
+    assert "variable COUNTER_IMAGE: set stackVariables.COUNTER_IMAGE to an image of toolchain/whoami-lite" in str(info.value)
 
 
 def test_counter_is_routed_by_traefik_on_its_host() -> None:

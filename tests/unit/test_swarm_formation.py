@@ -7,7 +7,7 @@ import shlex
 import pytest
 
 from components.settings import SettingsError
-from tests.unit.harness import MANAGER_TOKEN, WORKER_TOKEN, Program, Registered, base_config, run_program
+from tests.support.mocks import MANAGER_TOKEN, WORKER_TOKEN, Program, Registered, base_config, run_program
 
 
 def lab(managers: int, workers: int) -> Program:

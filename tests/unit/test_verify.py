@@ -13,7 +13,7 @@ import yaml
 
 from components.settings import SettingsError, parse_settings
 from components.verify_plan import PlanError, timeout_from_environment, verify_plan
-from tests.unit.harness import Program, Registered, base_config, run_program
+from tests.support.mocks import Program, Registered, base_config, run_program
 
 BCRYPT_LINE = "admin:$2y$05$" + "c" * 53
 DEMO = Path(__file__).resolve().parents[2] / "stacks" / "demo.yml"

@@ -13,7 +13,7 @@ import pytest
 
 from components.remote import script_text
 from components.verify_plan import verify_plan
-from tests.unit.harness import TEST_PRIVATE_KEY
+from tests.support.mocks import TEST_PRIVATE_KEY
 from tools import verify as tool
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyForTestsOnlyxxxxxxxxxxxxxxxxxxxxxxxx"

@@ -1,0 +1,1 @@
+"""Benchmarks: the program under mocks, and the whole program for real."""
