@@ -8,7 +8,7 @@
 #      Pulumi publishes beside it, when this machine can reach the release server; its plugins are
 #      then installed by Pulumi itself on first use, as usual;
 #   3. else (no route to the release server: an air-gapped machine) the offline toolchain, built from
-#      Go modules by tools/build-toolchain.sh (about 40 minutes the first time, a progress line per
+#      Go modules by toolchain/build.sh (about 40 minutes the first time, a progress line per
 #      part; seconds once built), with ha-swarm's builds of the plugins.
 #
 #   eval "$(tools/ensure-pulumi.sh)"
@@ -21,7 +21,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${HA_SWARM_CACHE:-$HOME/.cache/ha-swarm}
 RELEASES=${HA_SWARM_PULUMI_RELEASES:-https://get.pulumi.com/releases/sdk}
-BUILD_TOOLCHAIN=${HA_SWARM_BUILD_TOOLCHAIN:-$REPO/tools/build-toolchain.sh}
+BUILD_TOOLCHAIN=${HA_SWARM_BUILD_TOOLCHAIN:-$REPO/toolchain/build.sh}
 
 log() { printf 'ensure-pulumi: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

@@ -4,7 +4,7 @@
 #
 #   tools/lab-ready.sh STACK      (the pulumi CLI on PATH; `make up` and `make preview` run it)
 #
-# - A local hypervisor (lab.uri qemu:///system, the default): as root, tools/libvirt-up.sh installs
+# - A local hypervisor (lab.uri qemu:///system, the default): as root, lab/libvirt-up.sh installs
 #   libvirt, QEMU and mkisofs when missing and starts virtlogd/libvirtd when they are not running;
 #   as another user, access to the URI is checked and, when refused, the advice is printed.
 # - A remote hypervisor (qemu+ssh://...): access is checked with virsh when it is installed.
@@ -14,7 +14,7 @@ set -euo pipefail
 
 stack=${1:?usage: lab-ready.sh STACK}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-LIBVIRT_UP=${HA_SWARM_LIBVIRT_UP:-$REPO/tools/libvirt-up.sh}
+LIBVIRT_UP=${HA_SWARM_LIBVIRT_UP:-$REPO/lab/libvirt-up.sh}
 uid=${HS_LAB_READY_UID:-$(id -u)}
 
 log() { printf 'lab-ready: %s\n' "$*" >&2; }

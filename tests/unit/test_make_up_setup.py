@@ -83,11 +83,8 @@ def releases() -> Iterator[Releases]:
 
 
 def ensure(tmp_path: Path, releases_url: str, *, path_extra: list[str] = ()) -> subprocess.CompletedProcess[str]:
-    toolchain = stub(
-        tmp_path / "fake-toolchain",
-        "build-toolchain.sh",
-        'echo "toolchain $*" >>"$HS_LOG"\ntest "${1:-}" = --check && exit 1\necho "export PATH=/toolchain/bin:\\"\\$PATH\\""',
-    )
+    script = 'echo "toolchain $*" >>"$HS_LOG"\ntest "${1:-}" = --check && exit 1\necho "export PATH=/toolchain/bin:\\"\\$PATH\\""'
+    toolchain = stub(tmp_path / "fake-toolchain", "build.sh", script)
     env = {
         "PATH": ":".join([*path_extra, *SYSTEM_BIN]),
         "HOME": str(tmp_path),

@@ -213,7 +213,7 @@ class Harness:
         lines = [f"{'host':<8} {'address':<15} {'swarm in docker group':<22} {'PID 1':<8} ssh"]
         for h in self:
             group = "yes" if h.in_docker_group else "NO"
-            lines.append(f"{h.hostname:<8} {h.address:<15} {group:<22} {h.holder_pid!s:<8} python -m tests.integration.harness ssh {h.name}")
+            lines.append(f"{h.hostname:<8} {h.address:<15} {group:<22} {h.holder_pid!s:<8} python -m tests.support.hosts ssh {h.name}")
         first = next(iter(self))
         lines += [
             f"by hand (the bridge is reached from the namespace {self.ctl_ns}, {self.ctl_address}):",
