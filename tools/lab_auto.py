@@ -7,7 +7,7 @@
 * `lab.image: auto` (the default): Debian's genericcloud image when it can be downloaded and the
   public container registry answers (the VMs pull Traefik and whoami from it): downloaded once into
   the cache and checked against Debian's published SHA512SUMS; else the image that
-  tools/build-lab-image.sh makes here (Debian with Docker installed, the demo's container images
+  lab/build-image.sh makes here (Debian with Docker installed, the demo's container images
   preloaded, direct kernel boot), and then the demo runs from those images.
 
 The choice is recorded in the stack's config as `labAuto` (what `auto` stands for in this stack) and
@@ -180,10 +180,10 @@ def exported(text: str) -> dict[str, str]:
 def build_local_image() -> dict[str, str]:
     """The toolchain's Traefik and whoami images, then the lab image with them preloaded (both built
     when missing: minutes for the image, the toolchain's images ~10 minutes the first time)."""
-    toolchain = subprocess.run([str(REPO / "tools" / "build-toolchain.sh"), "--only", "traefik,whoami"], stdout=subprocess.PIPE, text=True, check=True)
+    toolchain = subprocess.run([str(REPO / "toolchain" / "build.sh"), "--only", "traefik,whoami"], stdout=subprocess.PIPE, text=True, check=True)
     images = exported(toolchain.stdout)
     built = subprocess.run(
-        ["bash", str(REPO / "tools" / "build-lab-image.sh"), "--preload", images["HA_SWARM_TRAEFIK_TAR"], images["HA_SWARM_WHOAMI_TAR"]],
+        ["bash", str(REPO / "lab" / "build-image.sh"), "--preload", images["HA_SWARM_TRAEFIK_TAR"], images["HA_SWARM_WHOAMI_TAR"]],
         stdout=subprocess.PIPE,
         text=True,
         check=True,

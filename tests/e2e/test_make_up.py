@@ -100,7 +100,7 @@ def newcomer(request: pytest.FixtureRequest) -> Iterator[Newcomer]:
         if "destroy" not in person.times:
             person.make("destroy", timeout=1800)
         sweep_libvirt(PREFIX)
-        subprocess.run(["bash", str(REPO / "tools" / "libvirt-down.sh")], check=False, timeout=300)
+        subprocess.run(["bash", str(REPO / "lab" / "libvirt-down.sh")], check=False, timeout=300)
         shutil.rmtree(person.root, ignore_errors=True)
 
 
