@@ -41,8 +41,11 @@ stack: venv pulumi-cli
 
 # PULUMI_FLAGS: more flags for pulumi up/preview/destroy (e.g. --yes where nobody can answer its prompt).
 PULUMI_FLAGS ?=
+# up ends with the table of `make verify`: what the tutorial checks by hand (nodes, replicas, every
+# endpoint, the sticky cookie).
 up: stack
 	$(WITH_PULUMI) pulumi up --stack $(STACK) $(PULUMI_FLAGS)
+	$(WITH_PULUMI) $(PY) -m tools.verify --stack $(STACK)
 
 preview: stack
 	$(WITH_PULUMI) pulumi preview --stack $(STACK) $(PULUMI_FLAGS)
