@@ -55,23 +55,39 @@ def lab_image_env(toolchain: Toolchain, build: bool) -> tuple[dict[str, str] | N
     return env, ""
 
 
-class LabDeployment(StackRun):
+class LibvirtRun(StackRun):
+    """A run on this machine's libvirt: lab/libvirt-up.sh starts it when it is not running, and at
+    the end what the run left in libvirt under `libvirt_prefix` is swept and libvirt stopped again
+    if the run started it (unless HE_KEEP)."""
+
+    libvirt_prefix = PREFIX
+    libvirt_started = False
+
+    def start_libvirt(self) -> None:
+        with self.times.step("libvirt ready"):
+            subprocess.run(["bash", str(REPO / "lab" / "libvirt-up.sh")], check=True, timeout=1200)
+            self.libvirt_started = True
+
+    def close(self) -> None:
+        self.destroy_quietly()
+        if not os.environ.get("HE_KEEP"):
+            sweep_libvirt(self.libvirt_prefix)  # whatever a failed destroy left: never orphan VMs when libvirtd stops
+        if self.libvirt_started and not os.environ.get("HE_KEEP"):
+            subprocess.run(["bash", str(REPO / "lab" / "libvirt-down.sh")], check=False, timeout=300)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+class LabDeployment(LibvirtRun):
     """1 manager and 2 workers as libvirt domains of type qemu."""
 
     def __init__(self, toolchain: Toolchain, image: dict[str, str], run_dir: Path, echo: Callable[[str], None] = print) -> None:
         super().__init__(toolchain, run_dir, echo)
         self.image = image
         self.key = run_dir / "id_ed25519"
-        self.libvirt_started = False
         self.stack_name = LAB_STACK
         # The counter needs ha-swarm's whoami-lite (its counter mode), not the upstream traefik/whoami.
         whoami_image, _ = toolchain.whoami
         self.counter_image = whoami_image if whoami_image.startswith("ha-swarm/whoami:lite") else None
-
-    def start_libvirt(self) -> None:
-        with self.times.step("libvirt ready"):
-            subprocess.run(["bash", str(REPO / "lab" / "libvirt-up.sh")], check=True, timeout=1200)
-            self.libvirt_started = True
 
     def prepare_program(self) -> None:
         super().prepare_program()
@@ -171,14 +187,6 @@ class LabDeployment(StackRun):
         if pool_dir.exists() and any(pool_dir.iterdir()):
             left.append(f"volumes in {pool_dir}")
         return left
-
-    def close(self) -> None:
-        self.destroy_quietly()
-        if not os.environ.get("HE_KEEP"):
-            sweep_libvirt(PREFIX)  # whatever a failed destroy left: never orphan VMs when libvirtd stops
-        if self.libvirt_started and not os.environ.get("HE_KEEP"):
-            subprocess.run(["bash", str(REPO / "lab" / "libvirt-down.sh")], check=False, timeout=300)
-        shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 def sweep_libvirt(prefix: str, uri: str = "qemu:///system") -> list[str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,8 +27,8 @@ from pulumi import automation as auto
 
 from tests.e2e.conftest import say, started
 from tests.e2e.deployment import Deployment, StackRun, changes
-from tests.e2e.lab import sweep_libvirt
-from tests.e2e.toolchain import REPO, Toolchain, find_toolchain
+from tests.e2e.lab import LibvirtRun
+from tests.e2e.toolchain import Toolchain, find_toolchain
 from tests.support.hosts import Harness, HostSpec
 from tools.lab_auto import multiboot_halt_kernel
 
@@ -72,18 +71,14 @@ class DockerFidelity(Deployment):
         self.stack.set_all_config({f"fidelity:{k}": auto.ConfigValue(v) for k, v in values.items()})
 
 
-class LibvirtFidelity(StackRun):
+class LibvirtFidelity(LibvirtRun):
     """The local libvirtd, the program of fidelity_programs/libvirt."""
+
+    libvirt_prefix = LIBVIRT_PREFIX
 
     def __init__(self, toolchain: Toolchain, run_dir: Path, echo: Callable[[str], None] = print) -> None:
         super().__init__(toolchain, run_dir, echo)
         self.stack_name = "fidelity-libvirt"
-        self.libvirt_started = False
-
-    def start_libvirt(self) -> None:
-        with self.times.step("libvirt ready"):
-            subprocess.run(["bash", str(REPO / "lab" / "libvirt-up.sh")], check=True, timeout=1200)
-            self.libvirt_started = True
 
     def prepare_program(self) -> None:
         super().prepare_program()
@@ -97,13 +92,6 @@ class LibvirtFidelity(StackRun):
         kernel = multiboot_halt_kernel(self.run_dir / "halt.bin")
         values = {"prefix": LIBVIRT_PREFIX, "cidr": LIBVIRT_CIDR, "address": LIBVIRT_ADDRESS, "kernel": str(kernel), "fixed": str(fixed).lower()}
         self.stack.set_all_config({f"fidelity:{k}": auto.ConfigValue(v) for k, v in values.items()})
-
-    def close(self) -> None:
-        self.destroy_quietly()
-        sweep_libvirt(LIBVIRT_PREFIX)
-        if self.libvirt_started:
-            subprocess.run(["bash", str(REPO / "lab" / "libvirt-down.sh")], check=False, timeout=300)
-        shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 def root_toolchain(parts: tuple[str, ...]) -> Toolchain:
