@@ -38,7 +38,11 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 _LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _HTPASSWD_BCRYPT = re.compile(r"^[^:\s]+:\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
-_SSH_PUBLIC_KEY = re.compile(r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-\S+)\s+[A-Za-z0-9+/=]+(\s.*)?$")
+# One line: a key of two lines would add a second entry (`@cert-authority ...`, `command="..."`) to
+# the known_hosts or authorized_keys file it is written to.
+_SSH_PUBLIC_KEY = re.compile(r"(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[^\s]+)[ \t]+[A-Za-z0-9+/=]+([ \t][^\r\n]*)?")
+# A Linux user name: what reaches ssh's argv and the Docker provider's ProxyCommand, which a shell runs.
+_LINUX_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 TOP_LEVEL_KEYS = (
     "target",
@@ -98,6 +102,8 @@ class SettingsError(pulumi.RunError):
 def refuse(key: str, value: Any, allowed: str) -> SettingsError:
     """The one-line error every refusal uses: key, bad value, what is allowed."""
     shown = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    # A key may come from the user's map keys: control characters shown escaped, the line stays one.
+    key = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in key)
     return SettingsError(f"config {NAMESPACE}:{key} = {shown} is refused: {allowed}")
 
 
@@ -348,9 +354,18 @@ def _address(value: Any, key: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         pass
-    if re.fullmatch(r"[\d.]+", value) or not _DNS_NAME.match(value.lower()):
+    if re.fullmatch(r"[\d.]+", value) or not _DNS_NAME.fullmatch(value.lower()):
         raise refuse(key, value, "an IPv4/IPv6 address or a DNS name")
     return value.lower()
+
+
+def _is_host(value: str) -> bool:
+    """An IP address or a DNS name, whole."""
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return not re.fullmatch(r"[\d.]+", value) and _DNS_NAME.fullmatch(value.lower()) is not None
 
 
 def _ip(value: Any, key: str) -> str:
@@ -361,7 +376,7 @@ def _ip(value: Any, key: str) -> str:
 
 
 def _node_name(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not _DNS_LABEL.match(value):
+    if not isinstance(value, str) or not _DNS_LABEL.fullmatch(value):
         raise refuse(key, value, "a DNS label: 1-63 lowercase letters, digits or '-', not starting or ending with '-'")
     return value
 
@@ -382,7 +397,7 @@ def _source(value: Any, key: str, allowed: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise refuse(key, value, allowed)
     value = value.strip()
-    if re.match(r"^https?://\S+$", value):
+    if re.fullmatch(r"https?://\S+", value):
         return value
     path = os.path.abspath(os.path.expanduser(value))
     if not os.path.isfile(path):
@@ -443,8 +458,13 @@ def _parse_lab(raw: Any, ssh_user: str, auto: Mapping[str, Any] | None = None) -
 
     uri = _str(obj, "uri", "lab.uri", "qemu:///system")
     assert uri is not None
-    if not re.match(r"^qemu(\+ssh|\+tcp|\+tls|\+unix)?://", uri):
+    if not re.fullmatch(r"qemu(\+ssh|\+tcp|\+tls|\+unix)?://[^\s]*", uri):
         raise refuse("lab.uri", uri, "a libvirt QEMU URI such as qemu:///system or qemu+ssh://user@host/system")
+    if uri.startswith("qemu+ssh://"):
+        # The user and host reach the Docker provider's ProxyCommand (run by a shell) and ssh's argv.
+        ssh = re.fullmatch(r"qemu\+ssh://(?:([^@/]+)@)?([^:/]+)(?::(\d+))?/[^\s]*", uri)
+        if ssh is None or (ssh[1] is not None and not _LINUX_USER.fullmatch(ssh[1])) or not _is_host(ssh[2]):
+            raise refuse("lab.uri", uri, "qemu+ssh://USER@HOST[:PORT]/system with a Linux user name and a DNS name or IP address as HOST")
 
     image = _source(obj.get("image"), "lab.image", LAB_ALLOWED["image"])
     kernel, initrd, kernel_args = _kernel_boot(obj)
@@ -517,9 +537,11 @@ def _parse_cloud(raw: Any, ssh_user: str) -> tuple[CloudSettings, tuple[NodeSpec
                 ) from None
         role = _choice(item.get("role"), f"{key}.role", ROLES)
         user = _str(item, "user", f"{key}.user")
+        if user is not None and not _LINUX_USER.fullmatch(user):
+            raise refuse(f"{key}.user", user, "a Linux user name (lowercase letters, digits, '_' or '-')")
         port = _int(item, "port", f"{key}.port", 22, 1, 65535)
         host_key = _str(item, "hostKey", f"{key}.hostKey")
-        if host_key is not None and not _SSH_PUBLIC_KEY.match(host_key):
+        if host_key is not None and not _SSH_PUBLIC_KEY.fullmatch(host_key):
             raise refuse(f"{key}.hostKey", host_key, "the host's public key, as in `ssh-keyscan -t ed25519 HOST` without the host name")
         hosts.append(CloudHost(name, address, private_address, role, user, port, host_key))
 
@@ -608,7 +630,7 @@ def _parse_traefik(raw: Any, managers: Sequence[str] = ("manager-1",), secret: b
     if not isinstance(users_raw, list):
         raise refuse("traefik.dashboard.users", "<hidden>", "a list of bcrypt htpasswd lines (htpasswd -nbB user password)")
     for i, line in enumerate(users_raw):
-        if not isinstance(line, str) or not _HTPASSWD_BCRYPT.match(line.strip()):
+        if not isinstance(line, str) or not _HTPASSWD_BCRYPT.fullmatch(line.strip()):
             # The value is a credential: never echo it.
             raise refuse(f"traefik.dashboard.users[{i}]", "<hidden>", "a bcrypt htpasswd line user:$2y$... (htpasswd -nbB user password)")
     acme = _parse_acme(obj["acme"], managers) if obj.get("acme") is not None else None
@@ -668,7 +690,7 @@ def _parse_stack_variables(raw: Any) -> tuple[tuple[str, str], ...]:
     obj = _object(raw, "stackVariables")
     pairs = []
     for name, value in obj.items():
-        if not _VARIABLE_NAME.match(str(name)):
+        if not _VARIABLE_NAME.fullmatch(str(name)):
             raise refuse(f"stackVariables.{name}", value, "a variable name of letters, digits and '_', not starting with a digit")
         if name in RESERVED_STACK_VARIABLES:
             raise refuse(f"stackVariables.{name}", value, f"a name other than {', '.join(RESERVED_STACK_VARIABLES)}, which the program sets from its own settings")
@@ -686,7 +708,7 @@ def _parse_node_labels(raw: Any, names: Sequence[str]) -> tuple[tuple[str, tuple
             raise refuse(f"nodeLabels.{node}", labels, "a map of label name to value")
         pairs = []
         for k, v in labels.items():
-            if not _LABEL_KEY.match(str(k)) or str(k).startswith("ha-swarm."):
+            if not _LABEL_KEY.fullmatch(str(k)) or str(k).startswith("ha-swarm."):
                 raise refuse(f"nodeLabels.{node}.{k}", v, "a label name of letters, digits, '.', '_', '-' (the ha-swarm. prefix is reserved)")
             pairs.append((str(k), _scalar_text(v, f"nodeLabels.{node}.{k}")))
         result.append((node, tuple(sorted(pairs))))
@@ -737,7 +759,7 @@ def _parse_swarm(raw: Any) -> SwarmSettings:
         if isinstance(generation, bool) or not isinstance(generation, (int, str)):
             raise refuse("swarm.rotateTokens", generation, _GENERATION_ALLOWED)
         generation = str(generation).strip()
-        if not _GENERATION.match(generation):
+        if not _GENERATION.fullmatch(generation):
             raise refuse("swarm.rotateTokens", obj.get("rotateTokens"), _GENERATION_ALLOWED)
     return SwarmSettings(rotate_tokens=generation, autolock=_bool(obj, "autolock", "swarm.autolock", False))
 
@@ -754,7 +776,7 @@ def _parse_engine(raw: Any) -> EngineSettings:
     version = obj.get("version")
     if version is None:
         return EngineSettings()
-    if not isinstance(version, str) or not _ENGINE_VERSION.match(version.strip()):
+    if not isinstance(version, str) or not _ENGINE_VERSION.fullmatch(version.strip()):
         raise refuse("engine.version", version, _ENGINE_VERSION_ALLOWED)
     return EngineSettings(version=version.strip())
 
@@ -771,7 +793,7 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
     target = _choice(raw.get("target") or "lab", "target", TARGETS)
     ssh_user = _str(raw, "sshUser", "sshUser", "swarm")
     assert ssh_user is not None
-    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", ssh_user):
+    if not _LINUX_USER.fullmatch(ssh_user):
         raise refuse("sshUser", ssh_user, "a Linux user name (lowercase letters, digits, '_' or '-')")
 
     private_key = raw.get("sshPrivateKey")
@@ -783,7 +805,7 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
         )
 
     public_key = raw.get("sshPublicKey") or None
-    if public_key is not None and (not isinstance(public_key, str) or not _SSH_PUBLIC_KEY.match(public_key.strip())):
+    if public_key is not None and (not isinstance(public_key, str) or not _SSH_PUBLIC_KEY.fullmatch(public_key.strip())):
         raise refuse("sshPublicKey", public_key, "an OpenSSH public key line (ssh-ed25519 AAAA... comment)")
 
     lab = None
@@ -806,7 +828,7 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
 
     domain = _str(raw, "domain", "domain", "traefik")
     assert domain is not None
-    if not _DNS_NAME.match(domain):
+    if not _DNS_NAME.fullmatch(domain):
         raise refuse("domain", domain, "a DNS name such as traefik or example.com")
 
     return Settings(
