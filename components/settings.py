@@ -350,13 +350,12 @@ def _address(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise refuse(key, value, "an IPv4/IPv6 address or a DNS name")
     value = value.strip()
+    if not _is_host(value):
+        raise refuse(key, value, "an IPv4/IPv6 address or a DNS name")
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
-        pass
-    if re.fullmatch(r"[\d.]+", value) or not _DNS_NAME.fullmatch(value.lower()):
-        raise refuse(key, value, "an IPv4/IPv6 address or a DNS name")
-    return value.lower()
+        return value.lower()
 
 
 def _is_host(value: str) -> bool:
@@ -831,6 +830,7 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
     if not _DNS_NAME.fullmatch(domain):
         raise refuse("domain", domain, "a DNS name such as traefik or example.com")
 
+    carried = _with_carried_images(raw, target)  # Traefik and the demo from the images a lab carries
     return Settings(
         target=target,
         lab=lab,
@@ -839,9 +839,9 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
         ssh_public_key=public_key.strip() if public_key else None,
         ssh_private_key=private_key,
         domain=domain,
-        traefik=_parse_traefik(_with_carried_images(raw, target).get("traefik"), [n.name for n in nodes if n.role == "manager"], "traefik" in secret_keys),
+        traefik=_parse_traefik(carried.get("traefik"), [n.name for n in nodes if n.role == "manager"], "traefik" in secret_keys),
         stacks=_parse_stacks(raw.get("stacks")),
-        stack_variables=_parse_stack_variables(_with_carried_images(raw, target).get("stackVariables")),
+        stack_variables=_parse_stack_variables(carried.get("stackVariables")),
         node_labels=_parse_node_labels(raw.get("nodeLabels"), names),
         nodes=nodes,
         storage=_parse_storage(raw.get("storage"), target, raw.get("stackVariables")),
