@@ -94,7 +94,7 @@ hosts-down: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	shellcheck -x components/scripts/*.sh tools/*.sh toolchain/*.sh lab/*.sh .ci/run
+	shellcheck -x ha_swarm/nodes/scripts/*.sh tools/*.sh toolchain/*.sh lab/*.sh .ci/run
 
 bench: venv
 	$(PY) -m tests.bench.mocks

@@ -2,15 +2,15 @@
 
 import pulumi
 
-from components.engine import EngineUpgrades
-from components.ingress import Ingress
-from components.machines import machines_for
-from components.nfs import nfs_server
-from components.outputs import endpoints, manager_outputs, node_list, services
-from components.settings import load_settings
-from components.stacks import Stacks, load_stacks, stack_variables
-from components.swarm import Swarm
-from components.verify import Verify
+from ha_swarm.apps.nfs import nfs_server
+from ha_swarm.apps.stacks import Stacks, load_stacks, stack_variables
+from ha_swarm.config.settings import load_settings
+from ha_swarm.day2.engine import EngineUpgrades
+from ha_swarm.day2.verify import Verify
+from ha_swarm.ingress.ingress import Ingress
+from ha_swarm.machines import machines_for
+from ha_swarm.outputs import endpoints, manager_outputs, node_list, services
+from ha_swarm.swarm.swarm import Swarm
 
 settings = load_settings()
 stacks = load_stacks(settings.stacks, stack_variables(settings.domain, settings.stack_variables, settings.storage_variables))
@@ -20,7 +20,7 @@ swarm = Swarm("swarm", machines.nodes, settings)
 ingress = Ingress("ingress", swarm.first_manager, swarm.formed, settings)
 nfs = nfs_server("nfs", settings, stacks, swarm.first_manager)
 deployed = Stacks("stacks", stacks, ingress.provider, ingress.network, depends_on=[*swarm.formed, ingress.network, *nfs])
-# engine.version: rolling Docker Engine upgrades, after everything the Docker provider does (components/engine.py).
+# engine.version: rolling Docker Engine upgrades, after everything the Docker provider does (ha_swarm/day2/engine.py).
 served = [*swarm.formed, ingress.traefik.service, *deployed.services.values(), *nfs]
 engine = EngineUpgrades("engine", machines.nodes, settings.engine.version, after=served) if settings.engine.version else None
 upgraded = [engine.done] if engine else []

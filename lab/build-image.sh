@@ -189,7 +189,7 @@ ExecStart=/usr/local/sbin/ha-swarm-preload
 WantedBy=multi-user.target
 EOF
     systemctl enable ha-swarm-preload.service systemd-networkd.service systemd-resolved.service docker.service ssh.service
-    # an NFS server only where storage.nfs asks for one (components/scripts/nfs-server.sh)
+    # an NFS server only where storage.nfs asks for one (ha_swarm/nodes/scripts/nfs-server.sh)
     systemctl disable nfs-server.service
     # nothing periodic fetches from the network in a lab VM
     systemctl disable apt-daily.timer apt-daily-upgrade.timer

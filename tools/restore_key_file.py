@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from components.docker_access import write_key_file
+from ha_swarm.ingress.docker_access import write_key_file
 
 
 def main(argv: list[str]) -> int:

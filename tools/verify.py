@@ -3,7 +3,7 @@
     python -m tools.verify [--stack NAME] [--cwd DIR] [--timeout SECONDS]      (make verify [STACK=name])
 
 Reads the stack outputs (`pulumi stack output --json`: `nodes`, `services`, `endpoints`) into the
-plan of `components/scripts/verify.sh` (components/verify_plan.py, the same plan that the setting
+plan of `ha_swarm/nodes/scripts/verify.sh` (ha_swarm/day2/verify_plan.py, the same plan that the setting
 `verify: true` runs as the last step of `pulumi up`), and runs that script over SSH on the first
 manager, with the stack's key (read with `pulumi config --show-secrets` and written to the Docker
 provider's private key file) and the Docker provider's SSH options (host key check, jump host).
@@ -20,10 +20,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from components.docker_access import ssh_options, write_key_file
-from components.remote import script_command
-from components.settings import NAMESPACE, NodeSpec, Settings, SettingsError, parse_settings
-from components.verify_plan import PlanError, timeout_from_environment, verify_plan
+from ha_swarm.config.settings import NAMESPACE, NodeSpec, Settings, SettingsError, parse_settings
+from ha_swarm.day2.verify_plan import PlanError, timeout_from_environment, verify_plan
+from ha_swarm.ingress.docker_access import ssh_options, write_key_file
+from ha_swarm.nodes.remote import script_command
 
 SSH_UNREACHABLE = 255  # what ssh exits with when it cannot connect or authenticate
 

@@ -5,7 +5,7 @@ against the test hosts of `tests/support/hosts/`.
   so an e2e run never meets the integration tests' hosts.  The toolchain's Traefik and whoami
   images are loaded on every host (the program's image settings point at them).
 * The program: a work directory under the run's temporary folder that links the repository's
-  ``Pulumi.yaml``, ``__main__.py``, ``components/``, ``stacks/`` and ``.venv``, so that the stack's
+  ``Pulumi.yaml``, ``__main__.py``, ``ha_swarm/``, ``stacks/`` and ``.venv``, so that the stack's
   config file and nothing else is written there (never into the repository).
 * The CLI: the hosts are reachable only from the control namespace (``he-ctl``), so the
   Automation API runs a ``pulumi`` that is the toolchain's CLI started inside that namespace; the
@@ -40,7 +40,7 @@ STATE_DIR = Path(os.environ.get("HE_HOSTS_DIR", "/tmp/he-hosts"))
 STACK = "e2e"
 DOMAIN = "e2e.test"
 PASSPHRASE = "ha-swarm e2e passphrase"
-PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "stacks", ".venv")
+PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "ha_swarm", "stacks", ".venv")
 # The hosts: three managers and one worker to start with; w2 joins and leaves in the tests.
 HOSTS = (("m1", "manager"), ("m2", "manager"), ("m3", "manager"), ("w1", "worker"), ("w2", "worker"))
 FIRST_WORKERS = ("w1",)

@@ -63,7 +63,7 @@ class PolicyCases(StackRun):
         self.work_dir.mkdir(parents=True)
         for name in ("Pulumi.yaml", "__main__.py"):
             (self.work_dir / name).symlink_to(CASES_PROGRAM / name)
-        for name in ("components", ".venv"):
+        for name in ("ha_swarm", ".venv"):
             (self.work_dir / name).symlink_to(REPO / name)
         self.backend.mkdir(exist_ok=True)
 

@@ -29,7 +29,7 @@ from tests.support.hosts import Harness, HarnessError, Host, HostSpec, TeardownG
 __all__ = ["BASE", "SUBNET", "Cluster", "Host", "wait_for"]
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPTS = REPO / "components" / "scripts"
+SCRIPTS = REPO / "ha_swarm" / "nodes" / "scripts"
 
 PREFIX = "hst-"
 SUBNET = "10.231.77"

@@ -8,7 +8,7 @@ for the services to converge) and engine-install.sh around the package manager (
 version, the installer call, its refusal to trust an installer whose daemon does not answer with
 the version).  The package installation itself is not exercised.
 
-The recorded plan runs the order that components/engine.py declares over a swarm of three managers
+The recorded plan runs the order that ha_swarm/day2/engine.py declares over a swarm of three managers
 (a first) and one worker (d, a fourth host added for this module): for each node, drain (told the
 node should run a version it does not run), a real daemon restart through the harness (standing in
 for the package upgrade), activate (told the version the daemon answers with).  At every step it
@@ -35,7 +35,7 @@ WANTED = "99.0.0"  # a version that no test host runs: the drain treats every no
 GLOBAL = "hs-engine-global"
 REPLICATED = "hs-engine-replicated"
 MANAGERS = ["a", "b", "c"]
-ORDER = ["b", "c", "a", "d"]  # components.engine.upgrade_order: other managers, first manager, workers
+ORDER = ["b", "c", "a", "d"]  # ha_swarm.day2.engine.upgrade_order: other managers, first manager, workers
 FAST = {"HS_ENGINE_TIMEOUT": "90"}
 STATE: dict[str, str] = {}
 

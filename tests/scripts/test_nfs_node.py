@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "components" / "scripts" / "nfs-node.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "ha_swarm" / "nodes" / "scripts" / "nfs-node.sh"
 CIDR = "10.17.3.0/24"
 
 if os.geteuid() != 0:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "components" / "scripts" / "prepare-node.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "ha_swarm" / "nodes" / "scripts" / "prepare-node.sh"
 
 if os.geteuid() != 0:
     pytest.skip("prepare-node.sh runs as root", allow_module_level=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPTS = REPO / "components" / "scripts"
+SCRIPTS = REPO / "ha_swarm" / "nodes" / "scripts"
 ALL = sorted(SCRIPTS.glob("*.sh"))
 NOT_LIB = [p for p in ALL if p.name != "lib.sh"]
 CONTRACT = [

@@ -1,6 +1,6 @@
 """The swarm on the test hosts, formed and changed with the node scripts over SSH, as the program does.
 
-`components/swarm.py` declares, per node, three remote commands whose create and delete run these
+`ha_swarm/swarm/swarm.py` declares, per node, three remote commands whose create and delete run these
 scripts; `Swarm.form()` runs the creates in the program's order and `Swarm.remove()` the deletes in
 Pulumi's reverse order.  Every script goes through `ssh swarm@HOST "$(script_command(...))"` with
 the join token on stdin, exactly the command string the program sends.
@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from components.remote import script_command
+from ha_swarm.nodes.remote import script_command
 from tests.support.hosts import IMAGE, SSH_USER, Harness, HarnessError, Host
 
 T = TypeVar("T")

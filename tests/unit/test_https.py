@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import LETSENCRYPT_STAGING, SettingsError, parse_settings
-from components.traefik import ACME_CA_FILE, TLS_FILE
+from ha_swarm.config.settings import LETSENCRYPT_STAGING, SettingsError, parse_settings
+from ha_swarm.ingress.traefik import ACME_CA_FILE, TLS_FILE
 from tests.support.mocks import TEST_PRIVATE_KEY, Program, Registered, base_config, run_program
 
 CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2VydGlmaWNhdGVGb3JUZXN0cw==\n-----END CERTIFICATE-----\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.settings import DEFAULT_TRAEFIK_IMAGE
+from ha_swarm.config.settings import DEFAULT_TRAEFIK_IMAGE
 from tests.support.mocks import MANAGER_TOKEN, TEST_PRIVATE_KEY, WORKER_TOKEN, Program, Registered, base_config, run_program
 
 BCRYPT_LINE = "admin:$2y$05$" + "b" * 53
@@ -209,14 +209,14 @@ def test_dev_stack_evaluates_end_to_end_in_preview_and_update(preview: bool) -> 
 def test_a_compose_error_stops_the_program_before_any_resource(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("services:\n  web:\n    image: nginx\n    deploy:\n      replicas: -1\n")
-    from components.compose import ComposeError
+    from ha_swarm.apps.compose.translate import ComposeError
 
     with pytest.raises(ComposeError, match="replicas"):
         run_program(base_config(stacks=[str(bad)]))
 
 
 def test_the_key_file_is_the_same_however_the_key_ends(private_home: Path) -> None:
-    from components.docker_access import write_key_file
+    from ha_swarm.ingress.docker_access import write_key_file
 
     stored = TEST_PRIVATE_KEY.rstrip("\n")
     printed = TEST_PRIVATE_KEY + "\n"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from components.cloudinit import PREPARE_PATH, mac_address
-from components.lab import kernel_cmdlines
-from components.remote import script_text
+from ha_swarm.machines.cloudinit import PREPARE_PATH, mac_address
+from ha_swarm.machines.lab import kernel_cmdlines
+from ha_swarm.nodes.remote import script_text
 from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, base_config, run_program
 
 GIB = 1024**3

@@ -20,7 +20,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from components.remote import Step
+from ha_swarm.nodes.remote import Step
 from policy.rules import POLICIES, node_script
 from tests.support.mocks import Program, Registered, base_config, run_program
 

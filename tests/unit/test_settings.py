@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import DEFAULT_TRAEFIK_IMAGE, Settings, SettingsError, parse_settings
+from ha_swarm.config.settings import DEFAULT_TRAEFIK_IMAGE, Settings, SettingsError, parse_settings
 from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY
 
 IMAGE_URL = "https://example.test/debian-12-genericcloud-amd64.qcow2"

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from components.cloudinit import NFS_NODE_PATH, PREPARE_PATH, render
-from components.compose import ComposeError, StackSpec, translate
-from components.nfs import nfs_folders
-from components.remote import script_text
-from components.settings import DEFAULT_NFS_EXPORT, NodeSpec, StorageSettings, parse_settings
-from components.stacks import load_stacks, stack_variables
+from ha_swarm.apps.compose.translate import ComposeError, StackSpec, translate
+from ha_swarm.apps.nfs import nfs_folders
+from ha_swarm.apps.stacks import load_stacks, stack_variables
+from ha_swarm.config.settings import DEFAULT_NFS_EXPORT, NodeSpec, StorageSettings, parse_settings
+from ha_swarm.machines.cloudinit import NFS_NODE_PATH, PREPARE_PATH, render
+from ha_swarm.nodes.remote import script_text
 from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, Registered, base_config, run_program
 from tests.unit.test_settings import refused
 

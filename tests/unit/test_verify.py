@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import SettingsError, parse_settings
-from components.verify_plan import PlanError, timeout_from_environment, verify_plan
+from ha_swarm.config.settings import SettingsError, parse_settings
+from ha_swarm.day2.verify_plan import PlanError, timeout_from_environment, verify_plan
 from tests.support.mocks import Program, Registered, base_config, run_program
 
 BCRYPT_LINE = "admin:$2y$05$" + "c" * 53

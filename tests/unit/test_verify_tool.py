@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from components.remote import script_text
-from components.verify_plan import verify_plan
+from ha_swarm.day2.verify_plan import verify_plan
+from ha_swarm.nodes.remote import script_text
 from tests.support.mocks import TEST_PRIVATE_KEY
 from tools import verify as tool
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from components.compose import STACK_LABEL, ComposeError, translate
+from ha_swarm.apps.compose.translate import STACK_LABEL, ComposeError, translate
 
 FILE = "stacks/test.yml"
 NFS_ADDR = "10.17.3.11"

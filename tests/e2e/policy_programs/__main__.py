@@ -1,5 +1,5 @@
 """A small program for the policy pack's end-to-end test: the kind of resources ha-swarm declares (the
-node scripts of components/scripts as remote commands, a Traefik service), compliant as a whole, with
+node scripts of ha_swarm/nodes/scripts as remote commands, a Traefik service), compliant as a whole, with
 exactly one rule broken when the config `case` names it.  It is only ever previewed: no host is
 reached (remote commands and the Docker provider connect on create, not in a preview)."""
 
@@ -9,7 +9,7 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_command import remote
 
-from components.remote import Step
+from ha_swarm.nodes.remote import Step
 
 CASES = ("compliant", "even-managers", "insecure-dashboard", "socket-read-write", "token-stdout", "no-restart-policy")
 ADDRESSES = ("192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14")  # TEST-NET-1: nothing answers there

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-SCRIPTS = REPO / "components" / "scripts"
+SCRIPTS = REPO / "ha_swarm" / "nodes" / "scripts"
 # The test image's program: the whoami stand-in of the toolchain (it also has the client commands).
 IMAGE_SOURCE = REPO / "toolchain" / "whoami-lite"
 

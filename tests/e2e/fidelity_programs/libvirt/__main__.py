@@ -1,6 +1,6 @@
 """One libvirt domain as ha-swarm's lab declares one (direct kernel boot, a cloud-init disk, a
 fixed MAC on a network with DHCP), in the program's form (config `fidelity:fixed`: the kernel
-command line as `components.lab.kernel_cmdlines` gives it, no `addresses`) or in the form before
+command line as `ha_swarm.machines.lab.kernel_cmdlines` gives it, no `addresses`) or in the form before
 the fix (one map per word in the file's order, the address given), for
 tests/e2e/test_provider_fidelity.py: upstream pulumi-libvirt reads the second form back
 differently and proposes to replace the VM on every preview, and the toolchain's stand-in must too.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_libvirt as libvirt
 
-from components.lab import kernel_cmdlines
+from ha_swarm.machines.lab import kernel_cmdlines
 
 config = pulumi.Config("fidelity")
 fixed = config.require_bool("fixed")

@@ -32,8 +32,8 @@ from collections.abc import Sequence
 import pulumi
 from pulumi_command import remote
 
-from components.nodes import Node
-from components.remote import Step, run_script
+from ha_swarm.nodes.node import Node
+from ha_swarm.nodes.remote import Step, run_script
 
 
 def upgrade_order(nodes: Sequence[Node]) -> list[Node]:

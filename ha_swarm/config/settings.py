@@ -243,7 +243,7 @@ class SwarmSettings:
 @dataclass(frozen=True)
 class EngineSettings:
     """`engine`: with `version`, nodes whose Docker Engine is another version are upgraded (or
-    downgraded) to it one at a time on the next `up` (components/engine.py).  None: never touched."""
+    downgraded) to it one at a time on the next `up` (ha_swarm/day2/engine.py).  None: never touched."""
 
     version: str | None = None
 
@@ -661,7 +661,7 @@ def _scalar_text(value: Any, key: str) -> str:
 
 
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Provided by the program itself (components/stacks.py); a stack variable may not redefine them.
+# Provided by the program itself (ha_swarm/apps/stacks.py); a stack variable may not redefine them.
 RESERVED_STACK_VARIABLES = ("DOMAIN",)
 
 

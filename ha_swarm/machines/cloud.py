@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pulumi
 
-from components.nodes import Node, ready_node
-from components.remote import Step, connection_for, run_script
-from components.settings import Settings
+from ha_swarm.config.settings import Settings
+from ha_swarm.nodes.node import Node, ready_node
+from ha_swarm.nodes.remote import Step, connection_for, run_script
 
 
 class CloudMachines(pulumi.ComponentResource):

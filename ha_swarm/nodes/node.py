@@ -10,8 +10,8 @@ from typing import Any
 import pulumi
 from pulumi_command import remote
 
-from components.remote import Step, connection_for, run_script
-from components.settings import NodeSpec
+from ha_swarm.config.settings import NodeSpec
+from ha_swarm.nodes.remote import Step, connection_for, run_script
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.nodes import Node
-from components.settings import NodeSpec
+from ha_swarm.config.settings import NodeSpec
+from ha_swarm.nodes.node import Node
 
 
 def ha_swarm_home() -> Path:

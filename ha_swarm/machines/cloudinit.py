@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from components.remote import script_text
-from components.settings import NodeSpec, StorageSettings
+from ha_swarm.config.settings import NodeSpec, StorageSettings
+from ha_swarm.nodes.remote import script_text
 
 PREPARE_PATH = "/usr/local/sbin/ha-swarm-prepare-node"
 NFS_NODE_PATH = "/usr/local/sbin/ha-swarm-nfs-node"

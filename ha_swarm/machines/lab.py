@@ -15,9 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_libvirt as libvirt
 
-from components import cloudinit
-from components.nodes import Node, ready_node
-from components.settings import LabSettings, Settings
+from ha_swarm.config.settings import LabSettings, Settings
+from ha_swarm.machines import cloudinit
+from ha_swarm.nodes.node import Node, ready_node
 
 GIB = 1024**3
 

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 import pulumi
 
-from components.compose import ComposeError, StackSpec, VolumeRef
-from components.nodes import Node
-from components.remote import Step, run_script
-from components.settings import Settings
+from ha_swarm.apps.compose.translate import ComposeError, StackSpec, VolumeRef
+from ha_swarm.config.settings import Settings
+from ha_swarm.nodes.node import Node
+from ha_swarm.nodes.remote import Step, run_script
 
 NFS_TYPES = ("nfs", "nfs4")
 _PLAIN_STEP = re.compile(r"^[A-Za-z0-9._-]+$")

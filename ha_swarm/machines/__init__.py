@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from components.cloud import CloudMachines
-from components.lab import LabMachines
-from components.settings import Settings
+from ha_swarm.config.settings import Settings
+from ha_swarm.machines.cloud import CloudMachines
+from ha_swarm.machines.lab import LabMachines
 
 
 def machines_for(settings: Settings) -> LabMachines | CloudMachines:

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_docker as docker
 
-from components.docker_access import docker_provider
-from components.nodes import Node
-from components.settings import Settings
-from components.traefik import Traefik
+from ha_swarm.config.settings import Settings
+from ha_swarm.ingress.docker_access import docker_provider
+from ha_swarm.ingress.traefik import Traefik
+from ha_swarm.nodes.node import Node
 
 TRAEFIK_NETWORK = "traefik-net"
 

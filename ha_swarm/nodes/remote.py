@@ -1,4 +1,4 @@
-"""Running the node scripts of `components/scripts/` over SSH.
+"""Running the node scripts of `ha_swarm/nodes/scripts/` over SSH.
 
 A script is sent inline, prefixed with the shared `lib.sh`, as
 `bash -c '<lib.sh + script>' <script name> ARG...`, so nothing has to be copied
@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 from pulumi_command import remote
 
-from components.settings import NodeSpec
+from ha_swarm.config.settings import NodeSpec
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 

@@ -22,12 +22,12 @@ from typing import Any
 
 import pulumi
 
-from components.compose import StackSpec
-from components.nodes import Node
-from components.outputs import endpoints, node_list, services
-from components.remote import Step, run_script
-from components.settings import Settings
-from components.verify_plan import verify_plan
+from ha_swarm.apps.compose.translate import StackSpec
+from ha_swarm.config.settings import Settings
+from ha_swarm.day2.verify_plan import verify_plan
+from ha_swarm.nodes.node import Node
+from ha_swarm.nodes.remote import Step, run_script
+from ha_swarm.outputs import endpoints, node_list, services
 
 
 def _digest(values: Any) -> str:

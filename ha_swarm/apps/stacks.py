@@ -1,5 +1,5 @@
 """Application stacks: every compose file of the `stacks` setting, translated by
-`components.compose` and declared as swarm services, the way
+`ha_swarm.apps.compose.translate` and declared as swarm services, the way
 `docker stack deploy -c FILE NAME` would create them."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.compose import ComposeError, StackSpec, load_stack
-from components.ingress import TRAEFIK_NETWORK
-from components.traefik import SERVICE_REPLACEMENT
+from ha_swarm.apps.compose.translate import ComposeError, StackSpec, load_stack
+from ha_swarm.ingress.ingress import TRAEFIK_NETWORK
+from ha_swarm.ingress.traefik import SERVICE_REPLACEMENT
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 # create/update return once the tasks run (or fail after the timeout).
 CONVERGE = docker.ServiceConvergeConfigArgs(delay="5s", timeout="5m")

@@ -6,11 +6,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from components.compose import StackSpec
-from components.docker_access import docker_host
-from components.nodes import Node
-from components.settings import TraefikSettings
-from components.traefik import TRAEFIK_SERVICE, traefik_mode
+from ha_swarm.apps.compose.translate import StackSpec
+from ha_swarm.config.settings import TraefikSettings
+from ha_swarm.ingress.docker_access import docker_host
+from ha_swarm.ingress.traefik import TRAEFIK_SERVICE, traefik_mode
+from ha_swarm.nodes.node import Node
 
 _HOST_RULE = re.compile(r"Host\(`([^`]+)`\)")
 _ROUTER_RULE = re.compile(r"^traefik\.http\.routers\.([^.]+)\.rule$")

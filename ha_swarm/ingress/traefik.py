@@ -22,8 +22,8 @@ import pulumi
 import pulumi_docker as docker
 import yaml
 
-from components.compose import RESTART_DEFAULTS
-from components.settings import AcmeSettings, Certificate, TraefikSettings
+from ha_swarm.apps.compose.translate import RESTART_DEFAULTS
+from ha_swarm.config.settings import AcmeSettings, Certificate, TraefikSettings
 
 TRAEFIK_SERVICE = "traefik"
 DOCKER_SOCKET = "/var/run/docker.sock"

@@ -33,10 +33,10 @@ from collections.abc import Sequence
 
 import pulumi
 
-from components.nodes import Node
-from components.remote import Step, run_script
-from components.settings import Settings
-from components.traefik import acme_store_labels
+from ha_swarm.config.settings import Settings
+from ha_swarm.ingress.traefik import acme_store_labels
+from ha_swarm.nodes.node import Node
+from ha_swarm.nodes.remote import Step, run_script
 
 
 def _tokens(stdout: str) -> dict[str, str]:

@@ -1,1 +1,0 @@
-"""ha-swarm: the components of the Pulumi program, one module per step."""
