@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import parse_settings
+from ha_swarm.config.settings import parse_settings
 from tests.unit.test_settings import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, lab, refused
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyForTestsOnlyxxxxxxxxxxxxxxxxxxxxxxxx"
