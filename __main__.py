@@ -4,21 +4,23 @@ import pulumi
 
 from ha_swarm.apps.nfs import nfs_server
 from ha_swarm.apps.stacks import Stacks, load_stacks, stack_variables
-from ha_swarm.config.settings import load_settings
+from ha_swarm.config import load_settings
 from ha_swarm.day2.engine import EngineUpgrades
 from ha_swarm.day2.verify import Verify
 from ha_swarm.ingress.ingress import Ingress
 from ha_swarm.machines import machines_for
+from ha_swarm.nodes.topology import topology
 from ha_swarm.outputs import endpoints, manager_outputs, node_list, services
 from ha_swarm.swarm.swarm import Swarm
 
 settings = load_settings()
-stacks = load_stacks(settings.stacks, stack_variables(settings.domain, settings.stack_variables, settings.storage_variables))
+topo = topology(settings)
+stacks = load_stacks(settings.stacks, stack_variables(settings.domain, settings.stack_variables, topo.nfs_variables))
 
-machines = machines_for(settings)
+machines = machines_for(settings, topo)
 swarm = Swarm("swarm", machines.nodes, settings)
 ingress = Ingress("ingress", swarm.first_manager, swarm.formed, settings)
-nfs = nfs_server("nfs", settings, stacks, swarm.first_manager)
+nfs = nfs_server("nfs", settings, topo, stacks, swarm.first_manager)
 deployed = Stacks("stacks", stacks, ingress.provider, ingress.network, depends_on=[*swarm.formed, ingress.network, *nfs])
 # engine.version: rolling Docker Engine upgrades, after everything the Docker provider does (ha_swarm/day2/engine.py).
 served = [*swarm.formed, ingress.traefik.service, *deployed.services.values(), *nfs]

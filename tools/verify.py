@@ -20,9 +20,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ha_swarm.config.settings import NAMESPACE, NodeSpec, Settings, SettingsError, parse_settings
+from ha_swarm.config import NAMESPACE, SettingsError, parse_settings
+from ha_swarm.config.model import Settings
 from ha_swarm.day2.verify_plan import PlanError, timeout_from_environment, verify_plan
 from ha_swarm.ingress.docker_access import ssh_options, write_key_file
+from ha_swarm.nodes.node import NodeSpec
 from ha_swarm.nodes.remote import script_command
 
 SSH_UNREACHABLE = 255  # what ssh exits with when it cannot connect or authenticate

@@ -17,10 +17,12 @@ from collections.abc import Sequence
 
 import pulumi
 
-from ha_swarm.apps.compose.translate import ComposeError, StackSpec, VolumeRef
-from ha_swarm.config.settings import Settings
+from ha_swarm.apps.compose.translate import StackSpec, VolumeRef
+from ha_swarm.config.checks import in_file
+from ha_swarm.config.model import Settings
 from ha_swarm.nodes.node import Node
 from ha_swarm.nodes.remote import Step, run_script
+from ha_swarm.nodes.topology import Topology
 
 NFS_TYPES = ("nfs", "nfs4")
 _PLAIN_STEP = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -35,23 +37,19 @@ def _server_address(options: str) -> str | None:
     return None
 
 
-def _refuse(file: str, path: str, value: str, allowed: str) -> ComposeError:
-    return ComposeError(f"{file}: {path} = {value!r} is refused: {allowed}")
-
-
 def _folder(file: str, volume: VolumeRef, export: str) -> str | None:
     """The folder, relative to EXPORT, that VOLUME mounts; None for the export itself."""
     device = dict(volume.driver_opts).get("device", "")
     path = device.split(":", 1)[1] if ":" in device else device
     allowed = f"a folder of the lab's NFS export, such as :{export}/{volume.key} (storage.export is {export}; write :${{NFS_EXPORT}}/{volume.key})"
     if not path.startswith("/"):
-        raise _refuse(file, f"volumes.{volume.key}.driver_opts.device", device, allowed)
+        raise in_file(file).refuse(f"volumes.{volume.key}.driver_opts.device", device, allowed)
     normal = posixpath.normpath(path)
     if normal == export:
         return None
     relative = normal[len(export) + 1 :] if normal.startswith(export + "/") else ""
     if not relative or not all(_PLAIN_STEP.match(step) and step not in (".", "..") for step in relative.split("/")):
-        raise _refuse(file, f"volumes.{volume.key}.driver_opts.device", device, allowed)
+        raise in_file(file).refuse(f"volumes.{volume.key}.driver_opts.device", device, allowed)
     return relative
 
 
@@ -87,9 +85,9 @@ class NfsServer(pulumi.ComponentResource):
         self.register_outputs({"server": server.name, "export": export, "folders": list(folders)})
 
 
-def nfs_server(name: str, settings: Settings, specs: Sequence[StackSpec], first_manager: Node) -> list[pulumi.Resource]:
+def nfs_server(name: str, settings: Settings, topology: Topology, specs: Sequence[StackSpec], first_manager: Node) -> list[pulumi.Resource]:
     """With storage.nfs: the NFS server's folders, for the stacks to depend on; else nothing."""
-    server = settings.nfs_server
+    server = topology.nfs_server
     if server is None or settings.lab is None:
         return []
     if first_manager.name != server.name:

@@ -10,7 +10,9 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from ha_swarm.apps.compose.translate import ComposeError, StackSpec, load_stack
+from ha_swarm.apps.compose.translate import StackSpec, load_stack
+from ha_swarm.config.checks import CONFIG, Refusal, in_file
+from ha_swarm.config.model import NAMESPACE
 from ha_swarm.ingress.ingress import TRAEFIK_NETWORK
 from ha_swarm.ingress.traefik import SERVICE_REPLACEMENT
 
@@ -39,12 +41,12 @@ def load_stacks(paths: Sequence[str], variables: Mapping[str, str]) -> list[Stac
     for path in paths:
         file = Path(path) if Path(path).is_absolute() else PROJECT_DIR / path
         if not file.is_file():
-            raise ComposeError(f"config ha-swarm:stacks = {path!r} is refused: no such compose file ({file})")
+            raise CONFIG.refuse("stacks", path, f"no such compose file ({file})")
         specs.append(load_stack(file, variables, hints=VARIABLE_HINTS))
     names = [s.name for s in specs]
     for name in names:
         if names.count(name) > 1:
-            raise ComposeError(f"config ha-swarm:stacks = {list(paths)!r} is refused: two files make the stack {name!r}")
+            raise Refusal(f"config {NAMESPACE}:stacks = {list(paths)!r} is refused: two files make the stack {name!r}")
     return specs
 
 
@@ -78,7 +80,7 @@ class Stacks(pulumi.ComponentResource):
         for ref in spec.networks:
             if ref.external:
                 if ref.name != TRAEFIK_NETWORK:
-                    raise ComposeError(f"{spec.file}: networks.{ref.key} = {ref.name!r} is refused: the only external network is {TRAEFIK_NETWORK}")
+                    raise in_file(spec.file).refuse(f"networks.{ref.key}", ref.name, f"the only external network is {TRAEFIK_NETWORK}")
                 found[ref.key] = traefik_network
                 continue
             if ref.name not in self.networks:

@@ -18,8 +18,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from ha_swarm.config.settings import NodeSpec
-from ha_swarm.nodes.node import Node
+from ha_swarm.nodes.node import Node, NodeSpec
 
 
 def ha_swarm_home() -> Path:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_docker as docker
 
-from ha_swarm.config.settings import Settings
+from ha_swarm.config.model import Settings
 from ha_swarm.ingress.docker_access import docker_provider
 from ha_swarm.ingress.traefik import Traefik
 from ha_swarm.nodes.node import Node

@@ -23,7 +23,7 @@ import pulumi_docker as docker
 import yaml
 
 from ha_swarm.apps.compose.translate import RESTART_DEFAULTS
-from ha_swarm.config.settings import AcmeSettings, Certificate, TraefikSettings
+from ha_swarm.config.model import AcmeSettings, Certificate, TraefikSettings
 
 TRAEFIK_SERVICE = "traefik"
 DOCKER_SOCKET = "/var/run/docker.sock"

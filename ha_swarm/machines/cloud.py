@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pulumi
 
-from ha_swarm.config.settings import Settings
-from ha_swarm.nodes.node import Node, ready_node
-from ha_swarm.nodes.remote import Step, connection_for, run_script
+from ha_swarm.config.model import Settings
+from ha_swarm.nodes.node import Node
+from ha_swarm.nodes.remote import Step, connection_for, ready_node, run_script
 
 
 class CloudMachines(pulumi.ComponentResource):

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from ha_swarm.config.settings import NodeSpec, StorageSettings
+from ha_swarm.config.model import StorageSettings
+from ha_swarm.nodes.node import NodeSpec
 from ha_swarm.nodes.remote import script_text
 
 PREPARE_PATH = "/usr/local/sbin/ha-swarm-prepare-node"

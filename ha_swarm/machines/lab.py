@@ -15,9 +15,10 @@ from typing import Any
 import pulumi
 import pulumi_libvirt as libvirt
 
-from ha_swarm.config.settings import LabSettings, Settings
+from ha_swarm.config.model import LabSettings, Settings
 from ha_swarm.machines import cloudinit
-from ha_swarm.nodes.node import Node, ready_node
+from ha_swarm.nodes.node import Node, NodeSpec
+from ha_swarm.nodes.remote import ready_node
 
 GIB = 1024**3
 
@@ -50,7 +51,7 @@ def kernel_cmdlines(args: str) -> list[dict[str, str]]:
 class LabMachines(pulumi.ComponentResource):
     nodes: list[Node]
 
-    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, settings: Settings, nfs_server: NodeSpec | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ha-swarm:machines:Lab", name, None, opts)
         lab = settings.lab
         if lab is None:
@@ -99,8 +100,7 @@ class LabMachines(pulumi.ComponentResource):
         self.domains: dict[str, libvirt.Domain] = {}
         self.nodes = []
         for spec in settings.nodes:
-            nfs_server = spec == settings.nfs_server
-            doc = cloudinit.render(spec, stack=stack, public_key=settings.ssh_public_key or "", network=lab.cidr, storage=settings.storage, nfs_server=nfs_server)
+            doc = cloudinit.render(spec, stack=stack, public_key=settings.ssh_public_key or "", network=lab.cidr, storage=settings.storage, nfs_server=spec == nfs_server)
             root = libvirt.Volume(
                 f"{spec.name}-root",
                 name=f"{prefix}-{spec.name}-root.qcow2",

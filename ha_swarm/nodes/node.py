@@ -1,17 +1,34 @@
-"""What every machines component returns: `Node` values that the later steps use
-without knowing which target made them."""
+"""The node values: `NodeSpec`, a node as planned from the settings, and `Node`, what every
+machines component returns and the later steps use without knowing which target made it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 from pulumi_command import remote
 
-from ha_swarm.config.settings import NodeSpec
-from ha_swarm.nodes.remote import Step, connection_for, run_script
+
+@dataclass(frozen=True)
+class SshEndpoint:
+    host: str
+    user: str | None
+    port: int
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node as planned from the settings, before any machine exists."""
+
+    name: str
+    role: str
+    ssh_address: str
+    swarm_address: str
+    user: str
+    port: int
+    host_key: str | None
+    jump: SshEndpoint | None
 
 
 @dataclass(frozen=True)
@@ -42,24 +59,3 @@ class Node:
     @property
     def user(self) -> str:
         return self.spec.user
-
-
-def ready_node(
-    spec: NodeSpec,
-    private_key: pulumi.Input[str],
-    *,
-    parent: pulumi.Resource,
-    depends_on: Sequence[pulumi.Resource] = (),
-    triggers: Sequence[Any] = (),
-) -> Node:
-    """Declare the readiness command of a machine (SSH, cloud-init, Docker) and return its Node."""
-    ready = run_script(
-        f"{spec.name}-ready",
-        connection_for(spec, private_key, ready=True),
-        Step("wait-ready.sh"),
-        parent=parent,
-        depends_on=depends_on,
-        triggers=triggers,
-        delete_before_replace=bool(triggers),
-    )
-    return Node(spec=spec, connection=connection_for(spec, private_key), ready=ready, triggers=tuple(triggers))

@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 from pulumi_command import remote
 
-from ha_swarm.config.settings import NodeSpec
+from ha_swarm.nodes.node import Node, NodeSpec
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 
@@ -118,3 +118,24 @@ def run_script(
             delete_before_replace=delete_before_replace,
         ),
     )
+
+
+def ready_node(
+    spec: NodeSpec,
+    private_key: pulumi.Input[str],
+    *,
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource] = (),
+    triggers: Sequence[Any] = (),
+) -> Node:
+    """Declare the readiness command of a machine (SSH, cloud-init, Docker) and return its Node."""
+    ready = run_script(
+        f"{spec.name}-ready",
+        connection_for(spec, private_key, ready=True),
+        Step("wait-ready.sh"),
+        parent=parent,
+        depends_on=depends_on,
+        triggers=triggers,
+        delete_before_replace=bool(triggers),
+    )
+    return Node(spec=spec, connection=connection_for(spec, private_key), ready=ready, triggers=tuple(triggers))

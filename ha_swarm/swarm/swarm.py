@@ -33,7 +33,7 @@ from collections.abc import Sequence
 
 import pulumi
 
-from ha_swarm.config.settings import Settings
+from ha_swarm.config.model import Settings
 from ha_swarm.ingress.traefik import acme_store_labels
 from ha_swarm.nodes.node import Node
 from ha_swarm.nodes.remote import Step, run_script

@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from ha_swarm.config.settings import SettingsError
+from ha_swarm.config import SettingsError
 from tests.support.mocks import TEST_PRIVATE_KEY, Program, Registered, run_program
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyForTestsOnlyxxxxxxxxxxxxxxxxxxxxxxxx"

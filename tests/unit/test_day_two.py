@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from ha_swarm.config.settings import SettingsError, SwarmSettings, parse_settings
+from ha_swarm.config import SettingsError, parse_settings
+from ha_swarm.config.model import SwarmSettings
 from tests.support.mocks import MANAGER_TOKEN, TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, UNLOCK_KEY, WORKER_TOKEN, Program, Registered, base_config, run_program
 
 IMAGE_URL = "https://example.test/debian-12-genericcloud-amd64.qcow2"

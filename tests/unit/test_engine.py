@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ha_swarm.config.settings import SettingsError, parse_settings
+from ha_swarm.config import SettingsError, parse_settings
 from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, Registered, base_config, run_program
 
 VERSION = "27.3.1"

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ha_swarm.config.settings import LETSENCRYPT_STAGING, SettingsError, parse_settings
+from ha_swarm.config import SettingsError, parse_settings
+from ha_swarm.config.model import LETSENCRYPT_STAGING
 from ha_swarm.ingress.traefik import ACME_CA_FILE, TLS_FILE
 from tests.support.mocks import TEST_PRIVATE_KEY, Program, Registered, base_config, run_program
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ha_swarm.config.settings import DEFAULT_TRAEFIK_IMAGE
+from ha_swarm.config.model import DEFAULT_TRAEFIK_IMAGE
 from tests.support.mocks import MANAGER_TOKEN, TEST_PRIVATE_KEY, WORKER_TOKEN, Program, Registered, base_config, run_program
 
 BCRYPT_LINE = "admin:$2y$05$" + "b" * 53

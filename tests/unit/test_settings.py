@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from ha_swarm.config.settings import DEFAULT_TRAEFIK_IMAGE, Settings, SettingsError, parse_settings
+from ha_swarm.config import SettingsError, parse_settings
+from ha_swarm.config.model import DEFAULT_TRAEFIK_IMAGE, Settings
 from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY
 
 IMAGE_URL = "https://example.test/debian-12-genericcloud-amd64.qcow2"

@@ -15,9 +15,12 @@ import yaml
 from ha_swarm.apps.compose.translate import ComposeError, StackSpec, translate
 from ha_swarm.apps.nfs import nfs_folders
 from ha_swarm.apps.stacks import load_stacks, stack_variables
-from ha_swarm.config.settings import DEFAULT_NFS_EXPORT, NodeSpec, StorageSettings, parse_settings
+from ha_swarm.config import parse_settings
+from ha_swarm.config.model import DEFAULT_NFS_EXPORT, StorageSettings
 from ha_swarm.machines.cloudinit import NFS_NODE_PATH, PREPARE_PATH, render
+from ha_swarm.nodes.node import NodeSpec
 from ha_swarm.nodes.remote import script_text
+from ha_swarm.nodes.topology import topology
 from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, Registered, base_config, run_program
 from tests.unit.test_settings import refused
 
@@ -39,21 +42,21 @@ def lab(storage: Any = None, **top: Any) -> dict[str, Any]:
 def test_storage_is_off_by_default_and_provides_no_variables() -> None:
     s = parse_settings(lab())
     assert s.storage == StorageSettings(nfs=False, export=DEFAULT_NFS_EXPORT)
-    assert s.nfs_server is None and s.storage_variables == ()
+    assert topology(s).nfs_server is None and topology(s).nfs_variables == ()
 
 
 @pytest.mark.parametrize("value", [True, "true", "True"])
 def test_storage_nfs_makes_the_first_manager_the_server_and_provides_its_address(value: Any) -> None:
     s = parse_settings(lab({"nfs": value}))
     assert s.storage == StorageSettings(nfs=True, export="/srv/nfs")
-    assert s.nfs_server is not None and s.nfs_server.name == "manager-1"
-    assert s.storage_variables == (("NFS_ADDR", SERVER), ("NFS_EXPORT", "/srv/nfs"))
+    assert topology(s).nfs_server is not None and topology(s).nfs_server.name == "manager-1"
+    assert topology(s).nfs_variables == (("NFS_ADDR", SERVER), ("NFS_EXPORT", "/srv/nfs"))
 
 
 def test_with_three_managers_the_first_one_serves_nfs() -> None:
     s = parse_settings({**lab({"nfs": True, "export": "/data/shared"}), "lab": {"image": IMAGE_URL, "domainType": "kvm", "managers": 3, "cidr": "10.9.0.0/24"}})
-    assert s.nfs_server is not None and (s.nfs_server.name, s.nfs_server.swarm_address) == ("manager-1", "10.9.0.11")
-    assert dict(s.storage_variables) == {"NFS_ADDR": "10.9.0.11", "NFS_EXPORT": "/data/shared"}
+    assert topology(s).nfs_server is not None and (topology(s).nfs_server.name, topology(s).nfs_server.swarm_address) == ("manager-1", "10.9.0.11")
+    assert dict(topology(s).nfs_variables) == {"NFS_ADDR": "10.9.0.11", "NFS_EXPORT": "/data/shared"}
 
 
 def test_storage_nfs_on_target_cloud_is_refused_pointing_at_your_own_nfs_server() -> None:

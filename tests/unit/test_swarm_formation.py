@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from ha_swarm.config.settings import SettingsError
+from ha_swarm.config import SettingsError
 from tests.support.mocks import MANAGER_TOKEN, WORKER_TOKEN, Program, Registered, base_config, run_program
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ha_swarm.config.settings import SettingsError, parse_settings
+from ha_swarm.config import SettingsError, parse_settings
 from ha_swarm.day2.verify_plan import PlanError, timeout_from_environment, verify_plan
 from tests.support.mocks import Program, Registered, base_config, run_program
 

@@ -22,7 +22,6 @@ What the caller does with the result:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -33,8 +32,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import pulumi
 import yaml
+
+from ha_swarm.config import checks
+from ha_swarm.config.checks import Refusal
 
 STACK_LABEL = "com.docker.stack.namespace"  # what `docker stack ls/ps/services` group by
 DEFAULT_NETWORK = "default"
@@ -99,27 +100,13 @@ _CONSTRAINT = re.compile(r"^\s*\S+\s*(==|!=)\s*\S.*$")
 DURATION_ALLOWED = "a duration such as 10s, 1m30s, 500ms or 1h (units ns, us, ms, s, m, h)"
 SIZE_ALLOWED = "a size such as 512M, 1G, 100k or a whole number of bytes"
 
-
-class ComposeError(pulumi.RunError):
-    """A refused compose file.  Pulumi prints only the message, no traceback."""
-
-
-def _refuse(file: str, service: str | None, path: str, value: Any, allowed: str) -> ComposeError:
-    """The one-line error every refusal uses: file, service, key path, bad value, what is allowed."""
-    where = f"{file}: service {service}: " if service is not None else f"{file}: "
-    shown = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
-    return ComposeError(f"{where}{path} = {shown} is refused: {allowed}")
+# A refused compose file is the one refusal type of the program (ha_swarm/config/checks.py).
+ComposeError = Refusal
 
 
-@dataclass(frozen=True)
-class _At:
-    """Where values come from: the compose file and, inside a service, the service's key."""
-
-    file: str
-    service: str | None = None
-
-    def refuse(self, path: str, value: Any, allowed: str) -> ComposeError:
-        return _refuse(self.file, self.service, path, value, allowed)
+def _only(at: checks.At, path: str, obj: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    """Refuse keys that are not supported (`x-*` extension keys are allowed and ignored)."""
+    checks.only(at, path, obj, allowed, "unknown or unsupported key; supported keys", extensions=True)
 
 
 # --------------------------------------------------------------------------- results
@@ -220,85 +207,22 @@ class _Stack:
 # --------------------------------------------------------------------------- value helpers
 
 
-def _join(path: str, key: Any) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-def _mapping(at: _At, path: str, value: Any, what: str = "a mapping") -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise at.refuse(path, value, what)
-    return {str(k): v for k, v in value.items()}
-
-
-def _only(at: _At, path: str, obj: Mapping[str, Any], allowed: Sequence[str]) -> None:
-    """Refuse keys that are not supported (`x-*` extension keys are allowed and ignored)."""
-    for key, value in obj.items():
-        if key not in allowed and not key.startswith("x-"):
-            raise at.refuse(_join(path, key), value, f"unknown or unsupported key; supported keys: {', '.join(allowed)}")
-
-
 def _without_extensions(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if not k.startswith("x-")}
 
 
-def _list(at: _At, path: str, value: Any, what: str = "a list") -> list[Any]:
-    if not isinstance(value, list):
-        raise at.refuse(path, value, what)
-    return value
-
-
-def _int(at: _At, path: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        value = int(value)
-    span = f"from {low} to {high}" if high is not None else f"{low} or more"
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
-        raise at.refuse(path, value, f"a whole number {span}")
-    return value
-
-
-def _bool(at: _At, path: str, value: Any) -> bool:
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    if not isinstance(value, bool):
-        raise at.refuse(path, value, "true or false")
-    return value
-
-
-def _text(at: _At, path: str, value: Any, what: str = "a non-empty string") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise at.refuse(path, value, what)
-    return value.strip()
-
-
-def _user(at: _At, path: str, value: Any) -> str:
+def _user(at: checks.At, path: str, value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return _text(at, path, value, "a user name or id, optionally with a group: app, 1000 or 1000:1000")
+    return checks.text(at, path, value, "a user name or id, optionally with a group: app, 1000 or 1000:1000")
 
 
-def _choice(at: _At, path: str, value: Any, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise at.refuse(path, value, f"one of {', '.join(choices)}")
-    return value
+def _strings(at: checks.At, path: str, value: Any, what: str = "a list of strings") -> list[str]:
+    items = checks.items(at, path, value, what)
+    return [checks.scalar_text(at, f"{path}[{i}]", item) for i, item in enumerate(items)]
 
 
-def _scalar_text(at: _At, path: str, value: Any) -> str:
-    """A string, number or boolean as the text compose makes of it (true, 3, 0.5)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    raise at.refuse(path, value, "a string, number or boolean")
-
-
-def _strings(at: _At, path: str, value: Any, what: str = "a list of strings") -> list[str]:
-    items = _list(at, path, value, what)
-    return [_scalar_text(at, f"{path}[{i}]", item) for i, item in enumerate(items)]
-
-
-def _pairs(at: _At, path: str, value: Any, bare: Callable[[str, str], str]) -> dict[str, str]:
+def _pairs(at: checks.At, path: str, value: Any, bare: Callable[[str, str], str]) -> dict[str, str]:
     """`KEY=VALUE` lists and `KEY: VALUE` maps (labels, environment).  `bare(key, path)` gives a missing value."""
     if value is None:
         return {}
@@ -306,17 +230,17 @@ def _pairs(at: _At, path: str, value: Any, bare: Callable[[str, str], str]) -> d
     if isinstance(value, list):
         for i, item in enumerate(value):
             item_path = f"{path}[{i}]"
-            text = _text(at, item_path, item, "KEY=VALUE (a string)")
+            text = checks.text(at, item_path, item, "KEY=VALUE (a string)")
             key, sep, rest = text.partition("=")
             result[_pair_key(at, item_path, key, item)] = rest if sep else bare(key, item_path)
         return result
-    for key, item in _mapping(at, path, value, "a list of KEY=VALUE or a mapping of KEY: VALUE").items():
-        item_path = _join(path, key)
-        result[_pair_key(at, item_path, key, item)] = bare(key, item_path) if item is None else _scalar_text(at, item_path, item)
+    for key, item in checks.mapping(at, path, value, "a list of KEY=VALUE or a mapping of KEY: VALUE").items():
+        item_path = checks.join(path, key)
+        result[_pair_key(at, item_path, key, item)] = bare(key, item_path) if item is None else checks.scalar_text(at, item_path, item)
     return result
 
 
-def _pair_key(at: _At, path: str, key: str, value: Any) -> str:
+def _pair_key(at: checks.At, path: str, key: str, value: Any) -> str:
     if not key.strip() or key != key.strip():
         raise at.refuse(path, value, "a non-empty key without surrounding spaces")
     return key
@@ -329,7 +253,7 @@ def _label_list(pairs: Mapping[str, str]) -> list[dict[str, str]]:
 # --------------------------------------------------------------------------- durations and sizes
 
 
-def _duration(at: _At, path: str, value: Any) -> str:
+def _duration(at: checks.At, path: str, value: Any) -> str:
     """A compose duration as the provider writes it back (Go's Duration.String, trailing 0s/0m dropped)."""
     nanoseconds = _parse_duration(value) if isinstance(value, str) else (0 if value == 0 and not isinstance(value, bool) else None)
     if nanoseconds is None:
@@ -384,7 +308,7 @@ def _decimal_text(value: int, unit: int) -> str:
     return f"{whole}.{digits}"
 
 
-def _size(at: _At, path: str, value: Any) -> int:
+def _size(at: checks.At, path: str, value: Any) -> int:
     """Bytes from 512M / 1G / 100k / 1.5g / 2048 (powers of 1024, as Docker reads them)."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
@@ -395,7 +319,7 @@ def _size(at: _At, path: str, value: Any) -> int:
     return size
 
 
-def _nano_cpus(at: _At, path: str, value: Any) -> int:
+def _nano_cpus(at: checks.At, path: str, value: Any) -> int:
     try:
         cpus = Decimal(str(value).strip()) if isinstance(value, str | int | float) and not isinstance(value, bool) else Decimal(0)
     except InvalidOperation:
@@ -408,18 +332,18 @@ def _nano_cpus(at: _At, path: str, value: Any) -> int:
 # --------------------------------------------------------------------------- interpolation
 
 
-def _interpolate(value: Any, variables: Mapping[str, str], at: _At, path: str) -> Any:
+def _interpolate(value: Any, variables: Mapping[str, str], at: checks.At, path: str) -> Any:
     """Substitute ${VAR}, ${VAR:-default}, ${VAR-default}, $VAR and $$ in every string value (not in keys)."""
     if isinstance(value, str):
         return _substitute(value, variables, at, path, value)
     if isinstance(value, Mapping):
-        return {k: _interpolate(v, variables, at, _join(path, k)) for k, v in value.items()}
+        return {k: _interpolate(v, variables, at, checks.join(path, k)) for k, v in value.items()}
     if isinstance(value, list):
         return [_interpolate(v, variables, at, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
 
 
-def _substitute(text: str, variables: Mapping[str, str], at: _At, path: str, whole: str) -> str:
+def _substitute(text: str, variables: Mapping[str, str], at: checks.At, path: str, whole: str) -> str:
     out: list[str] = []
     position = 0
     while (dollar := text.find("$", position)) >= 0:
@@ -471,7 +395,7 @@ class _Variables(dict[str, str]):
         self.hints = dict(hints)
 
 
-def _expand(inner: str, variables: Mapping[str, str], at: _At, path: str, whole: str) -> str:
+def _expand(inner: str, variables: Mapping[str, str], at: checks.At, path: str, whole: str) -> str:
     match = _BRACED.match(inner)
     if not match:
         raise at.refuse(path, whole, f"${{NAME}}, ${{NAME:-default}} or ${{NAME-default}} with NAME of letters, digits and '_' (not ${{{inner}}})")
@@ -494,35 +418,35 @@ def _expand(inner: str, variables: Mapping[str, str], at: _At, path: str, whole:
 # --------------------------------------------------------------------------- top-level networks and volumes
 
 
-def _external(at: _At, path: str, obj: Mapping[str, Any]) -> tuple[bool, str | None]:
+def _external(at: checks.At, path: str, obj: Mapping[str, Any]) -> tuple[bool, str | None]:
     """`external: true` (with an optional `name:`) or the old `external: {name: x}` form."""
     raw = obj.get("external", False)
-    name = _text(at, _join(path, "name"), obj["name"]) if "name" in obj else None
+    name = checks.text(at, checks.join(path, "name"), obj["name"]) if "name" in obj else None
     if isinstance(raw, Mapping):
-        inner = _mapping(at, _join(path, "external"), raw)
-        _only(at, _join(path, "external"), inner, ("name",))
-        name = _text(at, _join(path, "external.name"), inner["name"]) if "name" in inner else name
+        inner = checks.mapping(at, checks.join(path, "external"), raw)
+        _only(at, checks.join(path, "external"), inner, ("name",))
+        name = checks.text(at, checks.join(path, "external.name"), inner["name"]) if "name" in inner else name
         external = True
     else:
-        external = _bool(at, _join(path, "external"), raw)
+        external = checks.boolean(at, checks.join(path, "external"), raw)
     if external:
         for key in obj:
             if key not in ("external", "name") and not key.startswith("x-"):
-                raise at.refuse(_join(path, key), obj[key], "nothing else on an external object: only external and name (it exists already)")
+                raise at.refuse(checks.join(path, key), obj[key], "nothing else on an external object: only external and name (it exists already)")
     return external, name
 
 
-def _options(at: _At, path: str, value: Any) -> tuple[tuple[str, str], ...]:
+def _options(at: checks.At, path: str, value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(_pairs(at, path, value, lambda _key, _path: "").items()))
 
 
-def _stack_labels(at: _At, path: str, value: Any, stack: str) -> tuple[tuple[str, str], ...]:
+def _stack_labels(at: checks.At, path: str, value: Any, stack: str) -> tuple[tuple[str, str], ...]:
     labels = _pairs(at, path, value, lambda _key, _path: "")
     return tuple(sorted({**labels, STACK_LABEL: stack}.items()))
 
 
-def _network(at: _At, path: str, key: str, raw: Any, stack: str) -> NetworkRef:
-    obj = _mapping(at, path, raw)
+def _network(at: checks.At, path: str, key: str, raw: Any, stack: str) -> NetworkRef:
+    obj = checks.mapping(at, path, raw)
     _only(at, path, obj, NETWORK_KEYS)
     external, name = _external(at, path, obj)
     if external:
@@ -531,16 +455,16 @@ def _network(at: _At, path: str, key: str, raw: Any, stack: str) -> NetworkRef:
         key=key,
         name=name or f"{stack}_{key}",
         external=False,
-        driver=_text(at, _join(path, "driver"), obj["driver"]) if "driver" in obj else "overlay",
-        attachable=_bool(at, _join(path, "attachable"), obj.get("attachable", False)),
-        internal=_bool(at, _join(path, "internal"), obj.get("internal", False)),
-        driver_opts=_options(at, _join(path, "driver_opts"), obj.get("driver_opts")),
-        labels=_stack_labels(at, _join(path, "labels"), obj.get("labels"), stack),
+        driver=checks.text(at, checks.join(path, "driver"), obj["driver"]) if "driver" in obj else "overlay",
+        attachable=checks.boolean(at, checks.join(path, "attachable"), obj.get("attachable", False)),
+        internal=checks.boolean(at, checks.join(path, "internal"), obj.get("internal", False)),
+        driver_opts=_options(at, checks.join(path, "driver_opts"), obj.get("driver_opts")),
+        labels=_stack_labels(at, checks.join(path, "labels"), obj.get("labels"), stack),
     )
 
 
-def _volume(at: _At, path: str, key: str, raw: Any, stack: str) -> VolumeRef:
-    obj = _mapping(at, path, raw)
+def _volume(at: checks.At, path: str, key: str, raw: Any, stack: str) -> VolumeRef:
+    obj = checks.mapping(at, path, raw)
     _only(at, path, obj, VOLUME_KEYS)
     external, name = _external(at, path, obj)
     if external:
@@ -549,16 +473,16 @@ def _volume(at: _At, path: str, key: str, raw: Any, stack: str) -> VolumeRef:
         key=key,
         name=name or f"{stack}_{key}",
         external=False,
-        driver=_text(at, _join(path, "driver"), obj["driver"]) if "driver" in obj else None,
-        driver_opts=_options(at, _join(path, "driver_opts"), obj.get("driver_opts")),
-        labels=_stack_labels(at, _join(path, "labels"), obj.get("labels"), stack),
+        driver=checks.text(at, checks.join(path, "driver"), obj["driver"]) if "driver" in obj else None,
+        driver_opts=_options(at, checks.join(path, "driver_opts"), obj.get("driver_opts")),
+        labels=_stack_labels(at, checks.join(path, "labels"), obj.get("labels"), stack),
     )
 
 
-def _declared(at: _At, section: str, raw: Any, stack: str, variables: Mapping[str, str], build: Callable[..., Any]) -> dict[str, Any]:
+def _declared(at: checks.At, section: str, raw: Any, stack: str, variables: Mapping[str, str], build: Callable[..., Any]) -> dict[str, Any]:
     declared = {}
-    for key, value in _mapping(at, section, raw, "a mapping of names to definitions").items():
-        path = _join(section, key)
+    for key, value in checks.mapping(at, section, raw, "a mapping of names to definitions").items():
+        path = checks.join(section, key)
         if not _OBJECT_NAME.match(key):
             raise at.refuse(path, value, "a name of letters, digits, '_', '.' or '-'")
         declared[key] = build(at, path, key, _interpolate(value, variables, at, path), stack)
@@ -573,28 +497,28 @@ def _implicit_default(stack: str) -> NetworkRef:
 # --------------------------------------------------------------------------- service: networks
 
 
-def _service_networks(stack: _Stack, at: _At, raw: Any) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+def _service_networks(stack: _Stack, at: checks.At, raw: Any) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
     if raw is None or raw == [] or raw == {}:
         entries: dict[str, Any] = {DEFAULT_NETWORK: None}  # docker stack deploy attaches such services to <stack>_default
     elif isinstance(raw, list):
         entries = {}
         for i, item in enumerate(raw):
-            key = _text(at, f"networks[{i}]", item, "a network name declared under the top-level networks:")
+            key = checks.text(at, f"networks[{i}]", item, "a network name declared under the top-level networks:")
             if key in entries:
                 raise at.refuse(f"networks[{i}]", item, "each network once")
             entries[key] = None
     else:
-        entries = dict(_mapping(at, "networks", raw, "a list of network names or a mapping of network name to {aliases}"))
+        entries = dict(checks.mapping(at, "networks", raw, "a list of network names or a mapping of network name to {aliases}"))
     aliases = []
     for key, options in entries.items():
-        path = _join("networks", key)
+        path = checks.join("networks", key)
         if key not in stack.networks and key != DEFAULT_NETWORK:
             declared = ", ".join(stack.networks) or "none"
             raise at.refuse(path, key, f"references undeclared network {key!r}: declare it under the top-level networks: (declared: {declared})")
-        obj = _mapping(at, path, options, "null or a mapping with aliases")
+        obj = checks.mapping(at, path, options, "null or a mapping with aliases")
         _only(at, path, obj, ("aliases",))
         if "aliases" in obj:
-            aliases.append((key, tuple(_strings(at, _join(path, "aliases"), obj["aliases"], "a list of DNS names"))))
+            aliases.append((key, tuple(_strings(at, checks.join(path, "aliases"), obj["aliases"], "a list of DNS names"))))
         stack.used_networks.add(key)
     return tuple(entries), tuple(aliases)
 
@@ -602,7 +526,7 @@ def _service_networks(stack: _Stack, at: _At, raw: Any) -> tuple[tuple[str, ...]
 # --------------------------------------------------------------------------- service: ports
 
 
-def _port_number(at: _At, path: str, value: Any) -> int:
+def _port_number(at: checks.At, path: str, value: Any) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
@@ -611,40 +535,40 @@ def _port_number(at: _At, path: str, value: Any) -> int:
     return value
 
 
-def _port(at: _At, path: str, item: Any) -> dict[str, Any]:
+def _port(at: checks.At, path: str, item: Any) -> dict[str, Any]:
     if isinstance(item, Mapping):
-        return _long_port(at, path, _mapping(at, path, item))
+        return _long_port(at, path, checks.mapping(at, path, item))
     if isinstance(item, int) and not isinstance(item, bool):
         return {"target_port": _port_number(at, path, item), "protocol": "tcp", "publish_mode": "ingress"}
-    text = _text(at, path, item, 'a port: "80", "8080:80", "53:53/udp" or the long syntax {target, published, protocol, mode}')
+    text = checks.text(at, path, item, 'a port: "80", "8080:80", "53:53/udp" or the long syntax {target, published, protocol, mode}')
     ports, _, protocol = text.partition("/")
     if "-" in ports:
         raise at.refuse(path, item, 'a single port such as "8080:80" (port ranges are not supported: list each port)')
     parts = ports.split(":")
     if len(parts) > 2:
         raise at.refuse(path, item, '"PUBLISHED:TARGET[/PROTOCOL]" without a host IP (swarm publishes on every address of every node)')
-    port = {"target_port": _port_number(at, path, parts[-1]), "protocol": _choice(at, path, protocol or "tcp", PROTOCOLS), "publish_mode": "ingress"}
+    port = {"target_port": _port_number(at, path, parts[-1]), "protocol": checks.choice(at, path, protocol or "tcp", PROTOCOLS), "publish_mode": "ingress"}
     if len(parts) == 2:
         port["published_port"] = _port_number(at, path, parts[0])
     return port
 
 
-def _long_port(at: _At, path: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+def _long_port(at: checks.At, path: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     _only(at, path, obj, PORT_KEYS)
     if "target" not in obj:
-        raise at.refuse(_join(path, "target"), None, "the container port (target is required in the long syntax)")
+        raise at.refuse(checks.join(path, "target"), None, "the container port (target is required in the long syntax)")
     port = {
-        "target_port": _port_number(at, _join(path, "target"), obj["target"]),
-        "protocol": _choice(at, _join(path, "protocol"), obj.get("protocol", "tcp"), PROTOCOLS),
-        "publish_mode": _choice(at, _join(path, "mode"), obj.get("mode", "ingress"), PUBLISH_MODES),
+        "target_port": _port_number(at, checks.join(path, "target"), obj["target"]),
+        "protocol": checks.choice(at, checks.join(path, "protocol"), obj.get("protocol", "tcp"), PROTOCOLS),
+        "publish_mode": checks.choice(at, checks.join(path, "mode"), obj.get("mode", "ingress"), PUBLISH_MODES),
     }
     if obj.get("published") is not None:
-        port["published_port"] = _port_number(at, _join(path, "published"), obj["published"])
+        port["published_port"] = _port_number(at, checks.join(path, "published"), obj["published"])
     return port
 
 
-def _ports(at: _At, raw: Any) -> list[dict[str, Any]]:
-    return [_port(at, f"ports[{i}]", item) for i, item in enumerate(_list(at, "ports", raw))]
+def _ports(at: checks.At, raw: Any) -> list[dict[str, Any]]:
+    return [_port(at, f"ports[{i}]", item) for i, item in enumerate(checks.items(at, "ports", raw))]
 
 
 # --------------------------------------------------------------------------- service: mounts
@@ -661,8 +585,8 @@ class _MountRequest:
     tmpfs_size: int | None = None
 
 
-def _mount(stack: _Stack, at: _At, path: str, item: Any) -> dict[str, Any]:
-    request = _long_mount(at, path, _mapping(at, path, item)) if isinstance(item, Mapping) else _short_mount(at, path, item)
+def _mount(stack: _Stack, at: checks.At, path: str, item: Any) -> dict[str, Any]:
+    request = _long_mount(at, path, checks.mapping(at, path, item)) if isinstance(item, Mapping) else _short_mount(at, path, item)
     mount: dict[str, Any] = {"type": request.kind, "target": request.target, "read_only": request.read_only}
     if request.kind == "bind":
         mount["source"] = _bind_source(stack, at, path, request.source)
@@ -675,9 +599,9 @@ def _mount(stack: _Stack, at: _At, path: str, item: Any) -> dict[str, Any]:
     return mount
 
 
-def _short_mount(at: _At, path: str, item: Any) -> _MountRequest:
+def _short_mount(at: checks.At, path: str, item: Any) -> _MountRequest:
     allowed = "SOURCE:TARGET[:OPTIONS] or TARGET, or the long syntax {type, source, target, read_only}"
-    parts = _text(at, path, item, allowed).split(":")
+    parts = checks.text(at, path, item, allowed).split(":")
     if len(parts) > 3:
         raise at.refuse(path, item, allowed)
     source, target = (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
@@ -695,41 +619,41 @@ def _short_mount(at: _At, path: str, item: Any) -> _MountRequest:
     return _MountRequest(kind, source, _mount_target(at, path, item, target), read_only, no_copy, propagation)
 
 
-def _long_mount(at: _At, path: str, obj: Mapping[str, Any]) -> _MountRequest:
+def _long_mount(at: checks.At, path: str, obj: Mapping[str, Any]) -> _MountRequest:
     _only(at, path, obj, MOUNT_KEYS)
-    kind = _choice(at, _join(path, "type"), obj.get("type"), MOUNT_TYPES)
+    kind = checks.choice(at, checks.join(path, "type"), obj.get("type"), MOUNT_TYPES)
     for sub, owner in (("bind", "bind"), ("volume", "volume"), ("tmpfs", "tmpfs")):
         if sub in obj and kind != owner:
-            raise at.refuse(_join(path, sub), obj[sub], f"only with type: {owner}")
-    bind = _mapping(at, _join(path, "bind"), obj.get("bind"))
-    volume = _mapping(at, _join(path, "volume"), obj.get("volume"))
-    tmpfs = _mapping(at, _join(path, "tmpfs"), obj.get("tmpfs"))
-    _only(at, _join(path, "bind"), bind, ("propagation",))
-    _only(at, _join(path, "volume"), volume, ("nocopy",))
-    _only(at, _join(path, "tmpfs"), tmpfs, ("size",))
-    source = _text(at, _join(path, "source"), obj["source"]) if obj.get("source") is not None else None
+            raise at.refuse(checks.join(path, sub), obj[sub], f"only with type: {owner}")
+    bind = checks.mapping(at, checks.join(path, "bind"), obj.get("bind"))
+    volume = checks.mapping(at, checks.join(path, "volume"), obj.get("volume"))
+    tmpfs = checks.mapping(at, checks.join(path, "tmpfs"), obj.get("tmpfs"))
+    _only(at, checks.join(path, "bind"), bind, ("propagation",))
+    _only(at, checks.join(path, "volume"), volume, ("nocopy",))
+    _only(at, checks.join(path, "tmpfs"), tmpfs, ("size",))
+    source = checks.text(at, checks.join(path, "source"), obj["source"]) if obj.get("source") is not None else None
     if kind == "bind" and source is None:
-        raise at.refuse(_join(path, "source"), None, "a host path (a bind mount needs a source)")
+        raise at.refuse(checks.join(path, "source"), None, "a host path (a bind mount needs a source)")
     if kind == "tmpfs" and source is not None:
-        raise at.refuse(_join(path, "source"), source, "nothing: a tmpfs mount has no source")
+        raise at.refuse(checks.join(path, "source"), source, "nothing: a tmpfs mount has no source")
     return _MountRequest(
         kind=kind,
         source=source,
-        target=_mount_target(at, _join(path, "target"), obj.get("target"), obj.get("target")),
-        read_only=_bool(at, _join(path, "read_only"), obj.get("read_only", False)),
-        no_copy=_bool(at, _join(path, "volume.nocopy"), volume.get("nocopy", False)),
-        propagation=_choice(at, _join(path, "bind.propagation"), bind["propagation"], PROPAGATIONS) if "propagation" in bind else None,
-        tmpfs_size=_size(at, _join(path, "tmpfs.size"), tmpfs["size"]) if "size" in tmpfs else None,
+        target=_mount_target(at, checks.join(path, "target"), obj.get("target"), obj.get("target")),
+        read_only=checks.boolean(at, checks.join(path, "read_only"), obj.get("read_only", False)),
+        no_copy=checks.boolean(at, checks.join(path, "volume.nocopy"), volume.get("nocopy", False)),
+        propagation=checks.choice(at, checks.join(path, "bind.propagation"), bind["propagation"], PROPAGATIONS) if "propagation" in bind else None,
+        tmpfs_size=_size(at, checks.join(path, "tmpfs.size"), tmpfs["size"]) if "size" in tmpfs else None,
     )
 
 
-def _mount_target(at: _At, path: str, item: Any, target: Any) -> str:
+def _mount_target(at: checks.At, path: str, item: Any, target: Any) -> str:
     if not isinstance(target, str) or not target.startswith("/"):
         raise at.refuse(path, item, "an absolute path inside the container as the mount target")
     return target
 
 
-def _bind_source(stack: _Stack, at: _At, path: str, source: str | None) -> str:
+def _bind_source(stack: _Stack, at: checks.At, path: str, source: str | None) -> str:
     assert source is not None
     if source.startswith("/"):
         return source
@@ -738,7 +662,7 @@ def _bind_source(stack: _Stack, at: _At, path: str, source: str | None) -> str:
     raise at.refuse(path, source, "an absolute host path, or one starting with . (relative to the compose file)")
 
 
-def _volume_mount(stack: _Stack, at: _At, path: str, request: _MountRequest) -> dict[str, Any]:
+def _volume_mount(stack: _Stack, at: checks.At, path: str, request: _MountRequest) -> dict[str, Any]:
     if request.source is None:  # an anonymous volume
         return {"volume_options": {"no_copy": True}} if request.no_copy else {}
     volume = stack.volumes.get(request.source)
@@ -760,10 +684,10 @@ def _volume_mount(stack: _Stack, at: _At, path: str, request: _MountRequest) -> 
 # --------------------------------------------------------------------------- service: healthcheck and command
 
 
-def _healthcheck(at: _At, raw: Any) -> dict[str, Any]:
-    obj = _mapping(at, "healthcheck", raw)
+def _healthcheck(at: checks.At, raw: Any) -> dict[str, Any]:
+    obj = checks.mapping(at, "healthcheck", raw)
     _only(at, "healthcheck", obj, HEALTHCHECK_KEYS)
-    if _bool(at, "healthcheck.disable", obj.get("disable", False)):
+    if checks.boolean(at, "healthcheck.disable", obj.get("disable", False)):
         if "test" in obj:
             raise at.refuse("healthcheck.test", obj["test"], "nothing when disable is true")
         return {"tests": ["NONE"]}
@@ -774,20 +698,20 @@ def _healthcheck(at: _At, raw: Any) -> dict[str, Any]:
         if key in obj:
             check[key] = _duration(at, f"healthcheck.{key}", obj[key])
     if "retries" in obj:
-        check["retries"] = _int(at, "healthcheck.retries", obj["retries"], 0)
+        check["retries"] = checks.whole(at, "healthcheck.retries", obj["retries"], 0)
     return check
 
 
-def _health_test(at: _At, value: Any) -> list[str]:
+def _health_test(at: checks.At, value: Any) -> list[str]:
     if isinstance(value, str):
-        return ["CMD-SHELL", _text(at, "healthcheck.test", value, "a shell command or a list starting with CMD, CMD-SHELL or NONE")]
+        return ["CMD-SHELL", checks.text(at, "healthcheck.test", value, "a shell command or a list starting with CMD, CMD-SHELL or NONE")]
     test = _strings(at, "healthcheck.test", value, "a shell command or a list starting with CMD, CMD-SHELL or NONE")
     if not test or test[0] not in HEALTHCHECK_KINDS or (test[0] != "NONE" and len(test) < 2):
         raise at.refuse("healthcheck.test", value, "a list starting with CMD or CMD-SHELL followed by the command, or [NONE]")
     return test
 
 
-def _command(at: _At, path: str, value: Any) -> list[str]:
+def _command(at: checks.At, path: str, value: Any) -> list[str]:
     if isinstance(value, str):
         try:
             return shlex.split(value)
@@ -796,7 +720,7 @@ def _command(at: _At, path: str, value: Any) -> list[str]:
     return _strings(at, path, value, "a command string or a list of strings")
 
 
-def _environment(stack: _Stack, at: _At, raw: Any) -> dict[str, str]:
+def _environment(stack: _Stack, at: checks.At, raw: Any) -> dict[str, str]:
     def from_variables(key: str, path: str) -> str:
         # A bare KEY takes its value from the environment in compose; here, from the program's variables.
         if key in stack.variables:
@@ -810,17 +734,17 @@ def _environment(stack: _Stack, at: _At, raw: Any) -> dict[str, str]:
 # --------------------------------------------------------------------------- deploy
 
 
-def _mode(at: _At, obj: Mapping[str, Any]) -> dict[str, Any]:
-    mode = _choice(at, "deploy.mode", obj.get("mode", "replicated"), MODES)
+def _mode(at: checks.At, obj: Mapping[str, Any]) -> dict[str, Any]:
+    mode = checks.choice(at, "deploy.mode", obj.get("mode", "replicated"), MODES)
     if mode == "global":
         if "replicas" in obj:
             raise at.refuse("deploy.replicas", obj["replicas"], "nothing with mode: global (one task per node); remove replicas or use mode: replicated")
         return {"global_": True}
-    return {"replicated": {"replicas": _int(at, "deploy.replicas", obj.get("replicas", 1), 0)}}
+    return {"replicated": {"replicas": checks.whole(at, "deploy.replicas", obj.get("replicas", 1), 0)}}
 
 
-def _placement(at: _At, raw: Any, global_mode: bool) -> dict[str, Any]:
-    obj = _mapping(at, "deploy.placement", raw)
+def _placement(at: checks.At, raw: Any, global_mode: bool) -> dict[str, Any]:
+    obj = checks.mapping(at, "deploy.placement", raw)
     _only(at, "deploy.placement", obj, PLACEMENT_KEYS)
     placement: dict[str, Any] = {}
     if "constraints" in obj:
@@ -831,43 +755,43 @@ def _placement(at: _At, raw: Any, global_mode: bool) -> dict[str, Any]:
         placement["constraints"] = [c.strip() for c in constraints]
     if "preferences" in obj:
         placement["prefs"] = [
-            _preference(at, f"deploy.placement.preferences[{i}]", p) for i, p in enumerate(_list(at, "deploy.placement.preferences", obj["preferences"]))
+            _preference(at, f"deploy.placement.preferences[{i}]", p) for i, p in enumerate(checks.items(at, "deploy.placement.preferences", obj["preferences"]))
         ]
     if "max_replicas_per_node" in obj:
         if global_mode:
             raise at.refuse("deploy.placement.max_replicas_per_node", obj["max_replicas_per_node"], "nothing with mode: global (it limits replicated services)")
-        placement["max_replicas"] = _int(at, "deploy.placement.max_replicas_per_node", obj["max_replicas_per_node"], 0)
+        placement["max_replicas"] = checks.whole(at, "deploy.placement.max_replicas_per_node", obj["max_replicas_per_node"], 0)
     return placement
 
 
-def _preference(at: _At, path: str, raw: Any) -> str:
-    obj = _mapping(at, path, raw, "a mapping {spread: node.labels.NAME}")
+def _preference(at: checks.At, path: str, raw: Any) -> str:
+    obj = checks.mapping(at, path, raw, "a mapping {spread: node.labels.NAME}")
     _only(at, path, obj, ("spread",))
     # The provider passes each string unchanged as the swarm SpreadDescriptor, so it is the bare
     # descriptor (node.labels.zone), as `docker stack deploy` sends it; not "spread=...".
-    return _text(at, _join(path, "spread"), obj.get("spread"), "a node or engine label such as node.labels.zone")
+    return checks.text(at, checks.join(path, "spread"), obj.get("spread"), "a node or engine label such as node.labels.zone")
 
 
-def _update_config(at: _At, path: str, raw: Any, failure_actions: Sequence[str]) -> dict[str, Any]:
+def _update_config(at: checks.At, path: str, raw: Any, failure_actions: Sequence[str]) -> dict[str, Any]:
     """deploy.update_config and deploy.rollback_config: the same keys, different failure actions."""
-    obj = _mapping(at, path, raw)
+    obj = checks.mapping(at, path, raw)
     _only(at, path, obj, UPDATE_KEYS)
     config: dict[str, Any] = {}
     if "parallelism" in obj:
-        config["parallelism"] = _int(at, _join(path, "parallelism"), obj["parallelism"], 0)
+        config["parallelism"] = checks.whole(at, checks.join(path, "parallelism"), obj["parallelism"], 0)
     for key in ("delay", "monitor"):
         if key in obj:
-            config[key] = _duration(at, _join(path, key), obj[key])
+            config[key] = _duration(at, checks.join(path, key), obj[key])
     if "failure_action" in obj:
-        config["failure_action"] = _choice(at, _join(path, "failure_action"), obj["failure_action"], failure_actions)
+        config["failure_action"] = checks.choice(at, checks.join(path, "failure_action"), obj["failure_action"], failure_actions)
     if "max_failure_ratio" in obj:
-        config["max_failure_ratio"] = _ratio(at, _join(path, "max_failure_ratio"), obj["max_failure_ratio"])
+        config["max_failure_ratio"] = _ratio(at, checks.join(path, "max_failure_ratio"), obj["max_failure_ratio"])
     if "order" in obj:
-        config["order"] = _choice(at, _join(path, "order"), obj["order"], UPDATE_ORDERS)
+        config["order"] = checks.choice(at, checks.join(path, "order"), obj["order"], UPDATE_ORDERS)
     return config
 
 
-def _ratio(at: _At, path: str, value: Any) -> str:
+def _ratio(at: checks.At, path: str, value: Any) -> str:
     """The provider takes the ratio as a string and reads it back with one decimal: keep one."""
     try:
         ratio = Decimal(str(value)) if isinstance(value, str | int | float) and not isinstance(value, bool) else Decimal(-1)
@@ -878,30 +802,30 @@ def _ratio(at: _At, path: str, value: Any) -> str:
     return str(ratio.quantize(Decimal("0.1")))
 
 
-def _restart_policy(at: _At, raw: Any) -> dict[str, Any]:
-    obj = _mapping(at, "deploy.restart_policy", raw)
+def _restart_policy(at: checks.At, raw: Any) -> dict[str, Any]:
+    obj = checks.mapping(at, "deploy.restart_policy", raw)
     _only(at, "deploy.restart_policy", obj, RESTART_KEYS)
     policy: dict[str, Any] = {}
     if "condition" in obj:
-        policy["condition"] = _choice(at, "deploy.restart_policy.condition", obj["condition"], RESTART_CONDITIONS)
+        policy["condition"] = checks.choice(at, "deploy.restart_policy.condition", obj["condition"], RESTART_CONDITIONS)
     # delay and window are always given: the Docker provider sends an unset one as 0s and reads it
     # back as "0s", so leaving one out diffs on every preview (pulumi/pulumi-docker#1285). When the
     # file sets none, Docker's own defaults: a 5s delay, an unbounded (0s) window.
     for key, default in RESTART_DEFAULTS.items():
         policy[key] = _duration(at, f"deploy.restart_policy.{key}", obj[key]) if key in obj else default
     if "max_attempts" in obj:
-        policy["max_attempts"] = _int(at, "deploy.restart_policy.max_attempts", obj["max_attempts"], 0)
+        policy["max_attempts"] = checks.whole(at, "deploy.restart_policy.max_attempts", obj["max_attempts"], 0)
     return policy
 
 
-def _resources(at: _At, raw: Any) -> dict[str, Any]:
-    obj = _mapping(at, "deploy.resources", raw)
+def _resources(at: checks.At, raw: Any) -> dict[str, Any]:
+    obj = checks.mapping(at, "deploy.resources", raw)
     _only(at, "deploy.resources", obj, RESOURCES_KEYS)
     resources: dict[str, Any] = {}
     for key, out in (("limits", "limits"), ("reservations", "reservation")):
         if key in obj:
             path = f"deploy.resources.{key}"
-            amounts = _mapping(at, path, obj[key])
+            amounts = checks.mapping(at, path, obj[key])
             _only(at, path, amounts, RESOURCE_KEYS)
             resources[out] = {}
             if "cpus" in amounts:
@@ -918,8 +842,8 @@ class _Deploy:
     endpoint_mode: str | None
 
 
-def _deploy(stack: _Stack, at: _At, raw: Any) -> _Deploy:
-    obj = _mapping(at, "deploy", raw)
+def _deploy(stack: _Stack, at: checks.At, raw: Any) -> _Deploy:
+    obj = checks.mapping(at, "deploy", raw)
     _only(at, "deploy", obj, DEPLOY_KEYS)
     mode = _mode(at, obj)
     # deploy.labels are the SERVICE labels: what Traefik's swarm provider reads.
@@ -934,11 +858,11 @@ def _deploy(stack: _Stack, at: _At, raw: Any) -> _Deploy:
         task_args["restart_policy"] = _restart_policy(at, obj["restart_policy"])
     if "resources" in obj:
         task_args["resources"] = _resources(at, obj["resources"])
-    endpoint_mode = _choice(at, "deploy.endpoint_mode", obj["endpoint_mode"], ENDPOINT_MODES) if "endpoint_mode" in obj else None
+    endpoint_mode = checks.choice(at, "deploy.endpoint_mode", obj["endpoint_mode"], ENDPOINT_MODES) if "endpoint_mode" in obj else None
     return _Deploy(service_args, task_args, endpoint_mode)
 
 
-def _endpoint_spec(at: _At, ports: list[dict[str, Any]], endpoint_mode: str | None) -> dict[str, Any] | None:
+def _endpoint_spec(at: checks.At, ports: list[dict[str, Any]], endpoint_mode: str | None) -> dict[str, Any] | None:
     if endpoint_mode == "dnsrr" and any(p["publish_mode"] == "ingress" for p in ports):
         raise at.refuse(
             "deploy.endpoint_mode", "dnsrr", "vip when ports are published in ingress mode (Docker refuses dnsrr with ingress ports; publish them with mode: host)"
@@ -954,18 +878,18 @@ def _endpoint_spec(at: _At, ports: list[dict[str, Any]], endpoint_mode: str | No
 # --------------------------------------------------------------------------- service
 
 
-_CONTAINER_SCALARS: tuple[tuple[str, str, Callable[[_At, str, Any], Any]], ...] = (
-    ("hostname", "hostname", _text),
+_CONTAINER_SCALARS: tuple[tuple[str, str, Callable[[checks.At, str, Any], Any]], ...] = (
+    ("hostname", "hostname", checks.text),
     ("user", "user", _user),
-    ("working_dir", "dir", _text),
+    ("working_dir", "dir", checks.text),
     ("stop_grace_period", "stop_grace_period", _duration),
-    ("read_only", "read_only", _bool),
-    ("init", "init", _bool),
+    ("read_only", "read_only", checks.boolean),
+    ("init", "init", checks.boolean),
 )
 
 
-def _container_spec(stack: _Stack, at: _At, obj: Mapping[str, Any]) -> dict[str, Any]:
-    spec: dict[str, Any] = {"image": _text(at, "image", obj.get("image"), "an image reference such as traefik/whoami:v1.10 (image is required)")}
+def _container_spec(stack: _Stack, at: checks.At, obj: Mapping[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"image": checks.text(at, "image", obj.get("image"), "an image reference such as traefik/whoami:v1.10 (image is required)")}
     if "command" in obj:
         spec["args"] = _command(at, "command", obj["command"])  # compose command -> container args
     if "entrypoint" in obj:
@@ -974,7 +898,7 @@ def _container_spec(stack: _Stack, at: _At, obj: Mapping[str, Any]) -> dict[str,
         spec["env"] = dict(sorted(_environment(stack, at, obj["environment"]).items()))
     spec["labels"] = _label_list({**_pairs(at, "labels", obj.get("labels"), lambda _k, _p: ""), STACK_LABEL: stack.name})
     if "volumes" in obj:
-        spec["mounts"] = [_mount(stack, at, f"volumes[{i}]", item) for i, item in enumerate(_list(at, "volumes", obj["volumes"]))]
+        spec["mounts"] = [_mount(stack, at, f"volumes[{i}]", item) for i, item in enumerate(checks.items(at, "volumes", obj["volumes"]))]
     if "healthcheck" in obj:
         spec["healthcheck"] = _healthcheck(at, obj["healthcheck"])
     for key, out, convert in _CONTAINER_SCALARS:
@@ -984,12 +908,14 @@ def _container_spec(stack: _Stack, at: _At, obj: Mapping[str, Any]) -> dict[str,
 
 
 def _service(stack: _Stack, key: str, raw: Any) -> ServiceSpec:
-    top = _At(stack.file)
+    top = checks.in_file(stack.file)
     name = f"{stack.name}_{key}"
     if not _SWARM_NAME.match(key) or len(name) > 63:
-        raise top.refuse(_join("services", key), key, f"a service name of letters and digits with '-' or '_' between them, {63 - len(stack.name) - 1} characters at most")
-    at = _At(stack.file, key)
-    obj = _mapping(top, _join("services", key), raw, "a mapping of service keys")
+        raise top.refuse(
+            checks.join("services", key), key, f"a service name of letters and digits with '-' or '_' between them, {63 - len(stack.name) - 1} characters at most"
+        )
+    at = checks.in_file(stack.file, key)
+    obj = checks.mapping(top, checks.join("services", key), raw, "a mapping of service keys")
     _only(at, "", obj, SERVICE_KEYS)
     obj = _interpolate(_without_extensions(obj), stack.variables, at, "")
     networks, aliases = _service_networks(stack, at, obj.get("networks"))
@@ -1023,7 +949,7 @@ def _thaw(value: Any) -> Any:
 # --------------------------------------------------------------------------- entry points
 
 
-def _check_top_level(at: _At, doc: Mapping[str, Any]) -> None:
+def _check_top_level(at: checks.At, doc: Mapping[str, Any]) -> None:
     for key, value in doc.items():
         if key in NOT_YET_TOP_LEVEL:
             raise at.refuse(key, value, f"{key} are not supported yet (top-level keys: {', '.join(TOP_LEVEL_KEYS)} and x-* extensions)")
@@ -1040,7 +966,7 @@ def translate(doc: Any, variables: Mapping[str, str], *, file: str, stack_name: 
     """Turn a parsed compose document into the stack's service, network and volume specifications.
 
     `hints`: for variables that may be missing, how to provide them (said when a file needs one)."""
-    top = _At(file)
+    top = checks.in_file(file)
     if not _SWARM_NAME.match(stack_name):
         raise top.refuse("stack name", stack_name, "letters and digits with '-' or '_' between them (it prefixes every service name)")
     if not isinstance(doc, Mapping):
@@ -1048,7 +974,7 @@ def translate(doc: Any, variables: Mapping[str, str], *, file: str, stack_name: 
     doc = {str(k): v for k, v in doc.items()}
     _check_top_level(top, doc)
     variables = _Variables({str(k): str(v) for k, v in variables.items()}, hints or {})
-    services = _mapping(top, "services", doc.get("services"), "a mapping of service names to definitions")
+    services = checks.mapping(top, "services", doc.get("services"), "a mapping of service names to definitions")
     if not services:
         raise top.refuse("services", doc.get("services"), "at least one service")
     stack = _Stack(
@@ -1091,9 +1017,9 @@ def load_stack(path: Path, variables: Mapping[str, str], *, stack_name: str | No
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise _refuse(file, None, "file", file, f"a readable compose file ({error.strerror or error})") from None
+        raise checks.in_file(file).refuse("file", file, f"a readable compose file ({error.strerror or error})") from None
     try:
         doc = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
-        raise _refuse(file, None, "file", file, "valid YAML: " + " ".join(str(error).split())) from None
+        raise checks.in_file(file).refuse("file", file, "valid YAML: " + " ".join(str(error).split())) from None
     return translate(doc, variables, file=file, stack_name=stack_name if stack_name is not None else Path(path).stem, hints=hints)
