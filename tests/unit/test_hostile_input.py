@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ha_swarm.config import parse_settings
 
+from ha_swarm.config import parse_settings
 from tests.unit.test_settings import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, lab, refused
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyForTestsOnlyxxxxxxxxxxxxxxxxxxxxxxxx"

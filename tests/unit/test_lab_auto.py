@@ -8,8 +8,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from ha_swarm.config import SettingsError, parse_settings
 
+from ha_swarm.config import SettingsError, parse_settings
 from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, base_config, run_program
 from tools import lab_auto
 from tools.lab_auto import DEBIAN_IMAGE, REGISTRY, Probes, choose_domain_type, choose_image, download_debian, resolve
