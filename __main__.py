@@ -1,38 +1,68 @@
-"""ha-swarm: a highly available Docker Swarm behind Traefik, as a Pulumi program."""
+"""ha-swarm: a highly available Docker Swarm behind Traefik, as a Pulumi program.
+
+The settings are read and checked once (every refusal before any resource), the topology is
+derived once, and each component gets the arguments it uses."""
 
 import pulumi
 
 from ha_swarm.apps.nfs import nfs_server
-from ha_swarm.apps.stacks import Stacks, load_stacks, stack_variables
+from ha_swarm.apps.stacks import Stacks, StacksArgs, load_stacks, stack_variables
 from ha_swarm.config import load_settings
-from ha_swarm.day2.engine import EngineUpgrades
-from ha_swarm.day2.verify import Verify
-from ha_swarm.ingress.ingress import Ingress
+from ha_swarm.day2.engine import EngineUpgrades, EngineUpgradesArgs
+from ha_swarm.day2.verify import Verify, VerifyArgs
+from ha_swarm.ingress.ingress import Ingress, IngressArgs
 from ha_swarm.machines import machines_for
+from ha_swarm.nodes.node import node_of
 from ha_swarm.nodes.topology import topology
 from ha_swarm.outputs import endpoints, manager_outputs, node_list, services
-from ha_swarm.swarm.swarm import Swarm
+from ha_swarm.swarm.swarm import Swarm, SwarmArgs
 
 settings = load_settings()
 topo = topology(settings)
 stacks = load_stacks(settings.stacks, stack_variables(settings.domain, settings.stack_variables, topo.nfs_variables))
 
 machines = machines_for(settings, topo)
-swarm = Swarm("swarm", machines.nodes, settings)
-ingress = Ingress("ingress", swarm.first_manager, swarm.formed, settings)
-nfs = nfs_server("nfs", settings, topo, stacks, swarm.first_manager)
-deployed = Stacks("stacks", stacks, ingress.provider, ingress.network, depends_on=[*swarm.formed, ingress.network, *nfs])
+nodes = machines.nodes
+first = node_of(nodes, topo.first_manager)
+swarm = Swarm(
+    "swarm",
+    SwarmArgs(nodes=nodes, first_manager=first, labels=topo.node_labels, rotate_tokens=settings.swarm.rotate_tokens, autolock=settings.swarm.autolock),
+)
+ingress = Ingress(
+    "ingress",
+    IngressArgs(manager=first, ssh_private_key=settings.ssh_private_key, traefik=settings.traefik, domain=settings.domain, depends_on=swarm.formed),
+)
+nfs = nfs_server("nfs", topo, nodes, stacks, str(settings.lab.cidr) if settings.lab else None)
+deployed = Stacks(
+    "stacks",
+    StacksArgs(specs=stacks, provider=ingress.provider, traefik_network=ingress.network, depends_on=[*swarm.formed, ingress.network, *nfs]),
+)
 # engine.version: rolling Docker Engine upgrades, after everything the Docker provider does (ha_swarm/day2/engine.py).
 served = [*swarm.formed, ingress.traefik.service, *deployed.services.values(), *nfs]
-engine = EngineUpgrades("engine", machines.nodes, settings.engine.version, after=served) if settings.engine.version else None
+version = settings.engine.version
+engine = EngineUpgrades("engine", EngineUpgradesArgs(nodes=nodes, first_manager=first, version=version, depends_on=served)) if version else None
 upgraded = [engine.done] if engine else []
 
-pulumi.export("nodes", node_list(machines.nodes))
-for key, value in manager_outputs(machines.nodes).items():
+pulumi.export("nodes", node_list(nodes))
+for key, value in manager_outputs(first).items():
     pulumi.export(key, value)
-pulumi.export("endpoints", endpoints(stacks, machines.nodes, settings.traefik))
+pulumi.export("endpoints", endpoints(stacks, nodes, settings.traefik))
 pulumi.export("services", services(stacks, settings.traefik))
 if settings.verify:
-    Verify("verify", swarm.first_manager, machines.nodes, stacks, settings, watched=[*swarm.formed, ingress.traefik.service, *deployed.services.values(), *upgraded])
+    checked = [*swarm.formed, ingress.traefik.service, *deployed.services.values(), *upgraded]
+    Verify(
+        "verify",
+        VerifyArgs(
+            manager=first,
+            nodes=nodes,
+            specs=stacks,
+            traefik=settings.traefik,
+            domain=settings.domain,
+            planned=settings.nodes,
+            node_labels=settings.node_labels,
+            timeout=settings.verify_timeout,
+            depends_on=checked,
+        ),
+    )
 if swarm.unlock_key is not None:
     pulumi.export("unlockKey", swarm.unlock_key)  # swarm.autolock: a secret (pulumi stack output --show-secrets unlockKey)

@@ -106,6 +106,6 @@ def node_list(nodes: Sequence[Node]) -> list[dict[str, str]]:
     return [{"name": n.name, "role": n.role, "address": n.ssh_address} for n in nodes]
 
 
-def manager_outputs(nodes: Sequence[Node]) -> dict[str, str]:
-    manager = next(n for n in nodes if n.role == "manager")
+def manager_outputs(manager: Node) -> dict[str, str]:
+    """Where the first manager is, and the DOCKER_HOST that reaches its daemon."""
     return {"managerAddress": manager.ssh_address, "dockerHost": docker_host(manager)}

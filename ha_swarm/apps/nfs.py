@@ -14,13 +14,13 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 
 from ha_swarm.apps.compose.translate import StackSpec, VolumeRef
 from ha_swarm.config.checks import in_file
-from ha_swarm.config.model import Settings
-from ha_swarm.nodes.node import Node
+from ha_swarm.nodes.node import Node, node_of
 from ha_swarm.nodes.remote import Step, run_script
 from ha_swarm.nodes.topology import Topology
 
@@ -69,11 +69,20 @@ def nfs_folders(specs: Sequence[StackSpec], address: str, export: str) -> tuple[
     return tuple(sorted(folders))
 
 
+@dataclass(frozen=True, kw_only=True)
+class NfsServerArgs:
+    server: Node
+    export: str  # storage.export
+    network: str  # the clients' network (CIDR), allowed in the export
+    folders: Sequence[str]  # under the export, for the stacks' volumes
+
+
 class NfsServer(pulumi.ComponentResource):
     """The lab's NFS server (the first manager) with the folders the stacks' volumes need."""
 
-    def __init__(self, name: str, server: Node, export: str, network: str, folders: Sequence[str], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: NfsServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ha-swarm:storage:NfsServer", name, None, opts)
+        server, export, network, folders = args.server, args.export, args.network, args.folders
         self.folders = run_script(
             "nfs-folders",
             server.connection,
@@ -85,12 +94,12 @@ class NfsServer(pulumi.ComponentResource):
         self.register_outputs({"server": server.name, "export": export, "folders": list(folders)})
 
 
-def nfs_server(name: str, settings: Settings, topology: Topology, specs: Sequence[StackSpec], first_manager: Node) -> list[pulumi.Resource]:
-    """With storage.nfs: the NFS server's folders, for the stacks to depend on; else nothing."""
+def nfs_server(name: str, topology: Topology, nodes: Sequence[Node], specs: Sequence[StackSpec], network: str | None) -> list[pulumi.Resource]:
+    """With storage.nfs (on a lab, whose NETWORK the clients are on): the NFS server's folders, for
+    the stacks to depend on; else nothing."""
     server = topology.nfs_server
-    if server is None or settings.lab is None:
+    if server is None or network is None:
         return []
-    if first_manager.name != server.name:
-        raise ValueError(f"the NFS server is {server.name}, not the first manager {first_manager.name}")
-    folders = nfs_folders(specs, server.swarm_address, settings.storage.export)
-    return [NfsServer(name, first_manager, settings.storage.export, str(settings.lab.cidr), folders).folders]
+    folders = nfs_folders(specs, server.swarm_address, topology.nfs_export)
+    args = NfsServerArgs(server=node_of(nodes, server), export=topology.nfs_export, network=network, folders=folders)
+    return [NfsServer(name, args).folders]

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -50,22 +51,22 @@ def load_stacks(paths: Sequence[str], variables: Mapping[str, str]) -> list[Stac
     return specs
 
 
+@dataclass(frozen=True, kw_only=True)
+class StacksArgs:
+    specs: Sequence[StackSpec]  # the translated compose files
+    provider: docker.Provider
+    traefik_network: docker.Network  # what `traefik-net`, external in the files, stands for
+    depends_on: Sequence[pulumi.Resource]
+
+
 class Stacks(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        specs: Sequence[StackSpec],
-        provider: docker.Provider,
-        traefik_network: docker.Network,
-        depends_on: Sequence[pulumi.Resource],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: StacksArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ha-swarm:stacks:Stacks", name, None, opts)
         self.services: dict[str, docker.Service] = {}
         self.networks: dict[str, docker.Network] = {}
-        on_swarm = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
-        for spec in specs:
-            networks = self._networks(spec, traefik_network, on_swarm)
+        on_swarm = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
+        for spec in args.specs:
+            networks = self._networks(spec, args.traefik_network, on_swarm)
             for service in spec.services:
                 self.services[service.name] = docker.Service(
                     service.name,

@@ -19,7 +19,7 @@ a failure stops the chain there: Pulumi creates nothing that depends on a failed
 in trouble stays drained, the others serve, and the next `up` resumes at the failed step (a failed
 command is not recorded; every step is idempotent).
 
-The whole chain waits for the swarm, Traefik and the stacks (`after`): the Docker provider talks to
+The whole chain waits for the swarm, Traefik and the stacks (`depends_on`): the Docker provider talks to
 the first manager's daemon, which restarts during its upgrade, so no provider operation may be in
 flight then.  An `up` that changes only `engine.version` changes nothing for the provider.  Nodes
 are found by their label `ha-swarm.name` (set by the settle step), not by an ID.
@@ -28,6 +28,7 @@ are found by their label `ha-swarm.name` (set by the settle step), not by an ID.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_command import remote
@@ -36,29 +37,28 @@ from ha_swarm.nodes.node import Node
 from ha_swarm.nodes.remote import Step, run_script
 
 
-def upgrade_order(nodes: Sequence[Node]) -> list[Node]:
+def upgrade_order(nodes: Sequence[Node], first: Node) -> list[Node]:
     """The other managers in order, then the first manager, then the workers in order."""
-    managers = [n for n in nodes if n.role == "manager"]
+    others = [n for n in nodes if n.role == "manager" and n is not first]
     workers = [n for n in nodes if n.role != "manager"]
-    if not managers:
-        raise ValueError("an engine upgrade needs a manager to drive it")
-    return [*managers[1:], managers[0], *workers]
+    return [*others, first, *workers]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineUpgradesArgs:
+    nodes: Sequence[Node]
+    first_manager: Node  # drives every step (and upgrades after the other managers)
+    version: str  # engine.version
+    depends_on: Sequence[pulumi.Resource]  # everything the Docker provider does
 
 
 class EngineUpgrades(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        nodes: Sequence[Node],
-        version: str,
-        after: Sequence[pulumi.Resource],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: EngineUpgradesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ha-swarm:engine:EngineUpgrades", name, None, opts)
-        order = upgrade_order(nodes)
-        first = next(n for n in nodes if n.role == "manager")
+        version, first = args.version, args.first_manager
+        order = upgrade_order(args.nodes, first)
         trigger = f"engine:{version}"
-        previous: Sequence[pulumi.Resource] = list(after)
+        previous: Sequence[pulumi.Resource] = list(args.depends_on)
         self.steps: list[remote.Command] = []
         for node in order:
             triggers = [trigger, *node.triggers]

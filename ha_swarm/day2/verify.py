@@ -18,14 +18,15 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
 from ha_swarm.apps.compose.translate import StackSpec
-from ha_swarm.config.model import Settings
+from ha_swarm.config.model import TraefikSettings
 from ha_swarm.day2.verify_plan import verify_plan
-from ha_swarm.nodes.node import Node
+from ha_swarm.nodes.node import Node, NodeSpec
 from ha_swarm.nodes.remote import Step, run_script
 from ha_swarm.outputs import endpoints, node_list, services
 
@@ -34,18 +35,31 @@ def _digest(values: Any) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def declared_state(specs: Sequence[StackSpec], settings: Settings) -> str:
+@dataclass(frozen=True, kw_only=True)
+class VerifyArgs:
+    manager: Node  # verify.sh runs there
+    nodes: Sequence[Node]
+    specs: Sequence[StackSpec]
+    traefik: TraefikSettings
+    domain: str
+    planned: Sequence[NodeSpec]  # the nodes as planned (their values count in the trigger)
+    node_labels: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # nodeLabels
+    timeout: int  # verifyTimeout: seconds to wait for failing checks to pass
+    depends_on: Sequence[pulumi.CustomResource]  # what it checks: their ids count in the trigger
+
+
+def declared_state(args: VerifyArgs) -> str:
     """A digest of what the program declares for the swarm's services and nodes.  No secret goes
     in: the user's certificates count by their (public) certificate, never by their key."""
-    traefik = settings.traefik
+    traefik = args.traefik
     return _digest(
         {
-            "services": [service.args for spec in specs for service in spec.services],
+            "services": [service.args for spec in args.specs for service in spec.services],
             "traefik": repr(dataclasses.replace(traefik, certificates=())),
             "certificates": [c.cert for c in traefik.certificates],
-            "domain": settings.domain,
-            "nodes": [repr(n) for n in settings.nodes],
-            "nodeLabels": settings.node_labels,
+            "domain": args.domain,
+            "nodes": [repr(n) for n in args.planned],
+            "nodeLabels": args.node_labels,
         }
     )
 
@@ -61,26 +75,18 @@ ROUTES_SETTLE_SECONDS = 20
 
 
 class Verify(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        manager: Node,
-        nodes: Sequence[Node],
-        specs: Sequence[StackSpec],
-        settings: Settings,
-        watched: Sequence[pulumi.CustomResource],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: VerifyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ha-swarm:verify:Verify", name, None, opts)
-        self.plan = verify_plan(node_list(nodes), services(specs, settings.traefik), endpoints(specs, nodes, settings.traefik))
+        nodes, specs, watched = args.nodes, args.specs, args.depends_on
+        self.plan = verify_plan(node_list(nodes), services(specs, args.traefik), endpoints(specs, nodes, args.traefik))
         # How long to wait is a stack setting (verifyTimeout), never the environment of the shell that
         # runs `pulumi`: a resource depends on code and config only.
         # After an up, Traefik may route by the old labels for up to its 15 s poll: settle first.
-        step = Step("verify.sh", (str(settings.verify_timeout), str(ROUTES_SETTLE_SECONDS)))
-        declared = _digest([self.plan, step.args, declared_state(specs, settings)])
+        step = Step("verify.sh", (str(args.timeout), str(ROUTES_SETTLE_SECONDS)))
+        declared = _digest([self.plan, step.args, declared_state(args)])
         self.command = run_script(
             "verify",
-            manager.connection,
+            args.manager.connection,
             step,
             parent=self,
             stdin=self.plan,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -24,11 +25,11 @@ import yaml
 
 from ha_swarm.apps.compose.translate import RESTART_DEFAULTS
 from ha_swarm.config.model import AcmeSettings, Certificate, TraefikSettings
+from ha_swarm.nodes.topology import ACME_STORE_LABEL
 
 TRAEFIK_SERVICE = "traefik"
 DOCKER_SOCKET = "/var/run/docker.sock"
 RESOLVER = "le"
-ACME_STORE_LABEL = "ha-swarm.traefik-acme"
 ACME_STORE_VOLUME = "traefik-acme"
 ACME_DIR = "/acme"
 ACME_CA_FILE = "/etc/traefik/acme-ca.pem"
@@ -82,13 +83,6 @@ def acme_args(acme: AcmeSettings) -> list[str]:
         args += [f"{prefix}.httpchallenge=true", f"{prefix}.httpchallenge.entrypoint=web"]
     args.append(f"--entrypoints.websecure.http.tls.certresolver={RESOLVER}")
     return args
-
-
-def acme_store_labels(settings: TraefikSettings, node_name: str) -> tuple[tuple[str, str], ...]:
-    """The node label that places the single ACME Traefik next to its store (set by the swarm step)."""
-    if settings.acme is not None and settings.acme.node == node_name:
-        return ((ACME_STORE_LABEL, "true"),)
-    return ()
 
 
 def dashboard_args(users: Sequence[str]) -> list[str]:
@@ -153,29 +147,30 @@ def tls_file(count: int) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
+@dataclass(frozen=True, kw_only=True)
+class TlsMaterialArgs:
+    certificates: Sequence[Certificate]  # traefik.certificates
+    acme_ca_bundle: str | None  # traefik.acme.caBundle: the private ACME CA to trust
+    provider: docker.Provider
+    depends_on: Sequence[pulumi.Resource]
+
+
 class TlsMaterial(pulumi.ComponentResource):
     """The user's certificates as swarm secrets (keys are Pulumi secrets end to end), the file
     provider's configuration and the private ACME CA bundle as swarm configs."""
 
-    def __init__(
-        self,
-        name: str,
-        settings: TraefikSettings,
-        provider: docker.Provider,
-        depends_on: Sequence[pulumi.Resource],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: TlsMaterialArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ha-swarm:ingress:TlsMaterial", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
         self.secrets: list[docker.ServiceTaskSpecContainerSpecSecretArgs] = []
         self.configs: list[docker.ServiceTaskSpecContainerSpecConfigArgs] = []
-        for index, certificate in enumerate(settings.certificates):
+        for index, certificate in enumerate(args.certificates):
             self._certificate(index, certificate, child)
-        if settings.certificates:
-            content = tls_file(len(settings.certificates))
+        if args.certificates:
+            content = tls_file(len(args.certificates))
             self._config("traefik-tls", content, TLS_FILE, child)
-        if settings.acme is not None and settings.acme.ca_bundle is not None:
-            self._config("traefik-acme-ca", settings.acme.ca_bundle, ACME_CA_FILE, child)
+        if args.acme_ca_bundle is not None:
+            self._config("traefik-acme-ca", args.acme_ca_bundle, ACME_CA_FILE, child)
         self.register_outputs({"secrets": len(self.secrets), "configs": len(self.configs)})
 
     def _certificate(self, index: int, certificate: Certificate, child: pulumi.ResourceOptions) -> None:
@@ -199,25 +194,31 @@ class TlsMaterial(pulumi.ComponentResource):
         self.configs.append(docker.ServiceTaskSpecContainerSpecConfigArgs(config_id=config.id, config_name=config.name, file_name=path, file_mode=0o444))
 
 
+@dataclass(frozen=True, kw_only=True)
+class TraefikArgs:
+    settings: TraefikSettings
+    domain: str  # the dashboard's host is traefik.DOMAIN
+    network: docker.Network  # the overlay Traefik shares with the services it routes to
+    network_name: str
+    provider: docker.Provider
+    depends_on: Sequence[pulumi.Resource]
+
+
 class Traefik(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        settings: TraefikSettings,
-        domain: str,
-        network: docker.Network,
-        network_name: str,
-        provider: docker.Provider,
-        depends_on: Sequence[pulumi.Resource],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: TraefikArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ha-swarm:ingress:Traefik", name, None, opts)
-        labels = dashboard_labels(domain, settings.dashboard_users)
+        settings, network, network_name, provider, depends_on = args.settings, args.network, args.network_name, args.provider, args.depends_on
+        labels = dashboard_labels(args.domain, settings.dashboard_users)
         service_labels: pulumi.Input[list[docker.ServiceLabelArgs]] = [docker.ServiceLabelArgs(label=k, value=v) for k, v in sorted(labels.items())]
         if settings.dashboard_users:
             # The htpasswd lines are credentials: the whole label list is a secret in the state.
             service_labels = pulumi.Output.secret(service_labels)
-        tls = TlsMaterial("tls", settings, provider, depends_on, opts=pulumi.ResourceOptions(parent=self))
+        acme_ca = settings.acme.ca_bundle if settings.acme is not None else None
+        tls = TlsMaterial(
+            "tls",
+            TlsMaterialArgs(certificates=settings.certificates, acme_ca_bundle=acme_ca, provider=provider, depends_on=depends_on),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         mounts = [docker.ServiceTaskSpecContainerSpecMountArgs(type="bind", source=DOCKER_SOCKET, target=DOCKER_SOCKET, read_only=True)]
         if settings.acme is not None:
             mounts.append(docker.ServiceTaskSpecContainerSpecMountArgs(type="volume", source=ACME_STORE_VOLUME, target=ACME_DIR))

@@ -8,27 +8,34 @@ command waits for Docker to answer in a new session (where the group applies).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import pulumi
 
-from ha_swarm.config.model import Settings
-from ha_swarm.nodes.node import Node
+from ha_swarm.nodes.node import Node, NodeSpec
 from ha_swarm.nodes.remote import Step, connection_for, ready_node, run_script
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloudMachinesArgs:
+    nodes: Sequence[NodeSpec]  # the hosts, managers first
+    docker_source: str  # cloud.dockerSource: distro or docker
+    ssh_private_key: pulumi.Input[str]  # a secret
 
 
 class CloudMachines(pulumi.ComponentResource):
     nodes: list[Node]
 
-    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: CloudMachinesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ha-swarm:machines:Cloud", name, None, opts)
-        if settings.cloud is None:
-            raise ValueError("CloudMachines needs cloud settings")
         self.nodes = []
-        for spec in settings.nodes:
+        for spec in args.nodes:
             prepare = run_script(
                 f"{spec.name}-prepare",
-                connection_for(spec, settings.ssh_private_key, ready=True),
-                Step("prepare-node.sh", (spec.user, settings.cloud.docker_source), as_root=spec.user != "root"),
+                connection_for(spec, args.ssh_private_key, ready=True),
+                Step("prepare-node.sh", (spec.user, args.docker_source), as_root=spec.user != "root"),
                 parent=self,
             )
-            self.nodes.append(ready_node(spec, settings.ssh_private_key, parent=self, depends_on=[prepare]))
+            self.nodes.append(ready_node(spec, args.ssh_private_key, parent=self, depends_on=[prepare]))
         self.register_outputs({"hosts": [n.name for n in self.nodes]})

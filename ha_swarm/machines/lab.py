@@ -10,12 +10,14 @@ the domain id, leave the swarm before and join again after.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_libvirt as libvirt
 
-from ha_swarm.config.model import LabSettings, Settings
+from ha_swarm.config.model import LabSettings, StorageSettings
 from ha_swarm.machines import cloudinit
 from ha_swarm.nodes.node import Node, NodeSpec
 from ha_swarm.nodes.remote import ready_node
@@ -48,14 +50,22 @@ def kernel_cmdlines(args: str) -> list[dict[str, str]]:
     return keyed + ([{"_": " ".join(bare)}] if bare else [])
 
 
+@dataclass(frozen=True, kw_only=True)
+class LabMachinesArgs:
+    lab: LabSettings
+    nodes: Sequence[NodeSpec]  # a VM each, managers first
+    ssh_public_key: str  # installed for the SSH user by cloud-init
+    ssh_private_key: pulumi.Input[str]  # a secret
+    storage: StorageSettings  # NFS: the server exports, every node gets the client
+    nfs_server: NodeSpec | None = None
+
+
 class LabMachines(pulumi.ComponentResource):
     nodes: list[Node]
 
-    def __init__(self, name: str, settings: Settings, nfs_server: NodeSpec | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: LabMachinesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ha-swarm:machines:Lab", name, None, opts)
-        lab = settings.lab
-        if lab is None:
-            raise ValueError("LabMachines needs lab settings")
+        lab = args.lab
         stack = pulumi.get_stack()
         prefix = f"ha-swarm-{stack}"
         child = pulumi.ResourceOptions(parent=self)
@@ -99,8 +109,8 @@ class LabMachines(pulumi.ComponentResource):
 
         self.domains: dict[str, libvirt.Domain] = {}
         self.nodes = []
-        for spec in settings.nodes:
-            doc = cloudinit.render(spec, stack=stack, public_key=settings.ssh_public_key or "", network=lab.cidr, storage=settings.storage, nfs_server=spec == nfs_server)
+        for spec in args.nodes:
+            doc = cloudinit.render(spec, stack=stack, public_key=args.ssh_public_key, network=lab.cidr, storage=args.storage, nfs_server=spec == args.nfs_server)
             root = libvirt.Volume(
                 f"{spec.name}-root",
                 name=f"{prefix}-{spec.name}-root.qcow2",
@@ -124,7 +134,7 @@ class LabMachines(pulumi.ComponentResource):
             self.nodes.append(
                 ready_node(
                     spec,
-                    settings.ssh_private_key,
+                    args.ssh_private_key,
                     parent=self,
                     depends_on=[domain],
                     triggers=[domain.id],

@@ -3,6 +3,7 @@ machines component returns and the later steps use without knowing which target 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,3 +60,8 @@ class Node:
     @property
     def user(self) -> str:
         return self.spec.user
+
+
+def node_of(nodes: Sequence[Node], spec: NodeSpec) -> Node:
+    """The machine's node made for SPEC (the topology names nodes by their spec)."""
+    return next(n for n in nodes if n.spec == spec)

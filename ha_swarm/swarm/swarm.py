@@ -29,12 +29,11 @@ Day two, on the first manager (`swarm` settings):
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 
-from ha_swarm.config.model import Settings
-from ha_swarm.ingress.traefik import acme_store_labels
 from ha_swarm.nodes.node import Node
 from ha_swarm.nodes.remote import Step, run_script
 
@@ -50,19 +49,20 @@ def _node_id(stdout: str) -> str:
     return stdout.strip().splitlines()[-1].strip() if stdout.strip() else ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class SwarmArgs:
+    nodes: Sequence[Node]  # managers first
+    first_manager: Node  # it initialises the swarm and drives every membership step
+    labels: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # node name: its labels
+    rotate_tokens: str | None = None  # swarm.rotateTokens: the generation
+    autolock: bool = False
+
+
 class Swarm(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        nodes: Sequence[Node],
-        settings: Settings,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: SwarmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ha-swarm:swarm:Swarm", name, None, opts)
-        managers = [n for n in nodes if n.role == "manager"]
-        if not managers:
-            raise ValueError("a swarm needs at least one manager")
-        first = managers[0]
+        nodes = args.nodes
+        first = args.first_manager
         self.first_manager = first
 
         self.init = run_script(
@@ -76,7 +76,7 @@ class Swarm(pulumi.ComponentResource):
             delete_before_replace=True,
         )
         swarm_id = self.init.stdout
-        generation = settings.swarm.rotate_tokens
+        generation = args.rotate_tokens
         rotation = [self._rotate_tokens(first, generation)] if generation is not None else []
         self.tokens = run_script(
             "tokens",
@@ -93,7 +93,7 @@ class Swarm(pulumi.ComponentResource):
 
         self.settled: dict[str, pulumi.Resource] = {}
         self.joins: dict[str, pulumi.Resource] = {}
-        self.settled[first.name] = self._settle(first, first, pulumi.Output.unsecret(swarm_id), [self.init], settings, removable=False)
+        self.settled[first.name] = self._settle(first, first, pulumi.Output.unsecret(swarm_id), [self.init], args.labels, removable=False)
 
         previous_manager: pulumi.Resource = self.settled[first.name]
         for node in nodes:
@@ -102,7 +102,7 @@ class Swarm(pulumi.ComponentResource):
             after = [previous_manager] if node.role == "manager" else []
             join = self._join(node, first, swarm_id, after)
             node_id = pulumi.Output.unsecret(join.stdout.apply(_node_id))
-            settled = self._settle(node, first, node_id, [join], settings, removable=True)
+            settled = self._settle(node, first, node_id, [join], args.labels, removable=True)
             self.joins[node.name] = join
             self.settled[node.name] = settled
             if node.role == "manager":
@@ -110,7 +110,7 @@ class Swarm(pulumi.ComponentResource):
 
         self.formed: list[pulumi.Resource] = list(self.settled.values())
         # The unlock key of an autolocked swarm (a secret), or None without swarm.autolock.
-        self.unlock_key: pulumi.Output[str] | None = self._autolock(first, swarm_id, rotation) if settings.swarm.autolock else None
+        self.unlock_key: pulumi.Output[str] | None = self._autolock(first, swarm_id, rotation) if args.autolock else None
         self.register_outputs(
             {
                 "firstManager": first.name,
@@ -180,11 +180,11 @@ class Swarm(pulumi.ComponentResource):
         first: Node,
         node_id: pulumi.Output[str],
         after: list[pulumi.Resource],
-        settings: Settings,
+        node_labels: Mapping[str, tuple[tuple[str, str], ...]],
         *,
         removable: bool,
     ) -> pulumi.Resource:
-        labels = tuple(f"{k}={v}" for k, v in (*settings.labels_for(node.name), *acme_store_labels(settings.traefik, node.name)))
+        labels = tuple(f"{k}={v}" for k, v in node_labels.get(node.name, ()))
         return run_script(
             f"{node.name}-settle",
             first.connection,
