@@ -14,7 +14,7 @@ endif
 export PULUMI_SKIP_UPDATE_CHECK ?= true
 export HA_SWARM_HOME
 
-.PHONY: up preview destroy stack venv test test-unit test-scripts test-integration hosts-up hosts-down hosts-status lint bench clean
+.PHONY: up preview destroy stack venv check test test-unit test-scripts test-integration hosts-up hosts-down hosts-status lint bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -92,9 +92,17 @@ hosts-status: venv
 hosts-down: venv
 	$(PY) -m tests.support.hosts down
 
+# The static checks: ruff (lint and format), mypy --strict (pyproject.toml), shellcheck.
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	shellcheck -x ha_swarm/nodes/scripts/*.sh tools/*.sh toolchain/*.sh lab/*.sh .ci/run
+
+# The developer's loop, well under a minute: the static checks and the unit tests (no root, no
+# test hosts). The pre-commit hook (.pre-commit-config.yaml) runs the same.
+.PHONY: check
+check: lint test-unit
 
 bench: venv
 	$(PY) -m tests.bench.mocks

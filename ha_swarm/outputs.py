@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import pulumi_docker as docker
+
 from ha_swarm.apps.compose.translate import StackSpec
 from ha_swarm.config.model import TraefikSettings
 from ha_swarm.ingress.docker_access import docker_host
@@ -31,7 +33,7 @@ class Route(NamedTuple):
 
 def routed_hosts(specs: Iterable[StackSpec]) -> list[Route]:
     """A Route for every Host(`...`) rule in the stacks' Traefik labels."""
-    found = []
+    found: list[Route] = []
     for spec in specs:
         for service in spec.services:
             labels = _service_labels(service.args)
@@ -90,7 +92,10 @@ def endpoints(specs: Sequence[StackSpec], nodes: Sequence[Node], traefik: Traefi
 def services(specs: Sequence[StackSpec], traefik: TraefikSettings) -> list[dict[str, Any]]:
     """Every swarm service the stack declares, Traefik first, with its mode and replica count."""
     traefik_args = traefik_mode(traefik)
-    traefik_entry = {"global_": True} if traefik_args.global_ else {"replicated": {"replicas": traefik_args.replicated.replicas}}
+    replicated = traefik_args.replicated
+    traefik_entry: dict[str, Any] = {"global_": True}
+    if isinstance(replicated, docker.ServiceModeReplicatedArgs):
+        traefik_entry = {"replicated": {"replicas": replicated.replicas}}
     found: list[tuple[str, Mapping[str, Any]]] = [(TRAEFIK_SERVICE, traefik_entry)]
     found += [(service.name, service.args["mode"]) for spec in specs for service in spec.services]
     result: list[dict[str, Any]] = []

@@ -16,6 +16,7 @@ at what a program declares, whichever program it is: ha-swarm's own, or one writ
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -99,7 +100,7 @@ def managers_formed(resources: Iterable[Any]) -> list[Any]:
     for res in resources:
         if res.resource_type not in COMMANDS:
             continue
-        script = node_script(_known(lambda r=res: r.props.get("create")))
+        script = node_script(_known(functools.partial(res.props.get, "create")))
         if script is None:
             continue
         name, args = script
@@ -198,7 +199,7 @@ def secret_output_problems(resource_type: str, props: Mapping[str, Any], secret_
     """Why a command that prints a join token or the unlock key would let it out (empty when it would not)."""
     if resource_type not in COMMANDS:
         return []
-    asks = [key for key in ("create", "update", "delete") if _SECRET_SOURCES.search(_code(_known(lambda k=key: props.get(k), "")))]
+    asks = [key for key in ("create", "update", "delete") if _SECRET_SOURCES.search(_code(_known(functools.partial(props.get, key), "")))]
     if not asks:
         return []
     problems = []

@@ -35,7 +35,7 @@ def _address(value: Any, key: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
-        return value.lower()
+        return str(value).lower()
 
 
 def _ip(value: Any, key: str) -> str:

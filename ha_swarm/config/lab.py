@@ -42,11 +42,11 @@ def _source(value: Any, key: str, allowed: str) -> str:
         raise CONFIG.refuse(key, value, allowed)
     value = value.strip()
     if re.fullmatch(r"https?://\S+", value):
-        return value
+        return str(value)
     path = os.path.abspath(os.path.expanduser(value))
     if not os.path.isfile(path):
         raise CONFIG.refuse(key, value, allowed)
-    return path
+    return str(path)
 
 
 def _kernel_boot(obj: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
@@ -74,7 +74,7 @@ def parse_lab_auto(raw: Any) -> Mapping[str, Any]:
     return obj
 
 
-def _resolve_auto(obj: Mapping[str, Any], auto: Mapping[str, Any]) -> Mapping[str, Any]:
+def _resolve_auto(obj: Mapping[str, Any], auto: Mapping[str, Any]) -> dict[str, Any]:
     """The lab object with `auto` (or nothing) for domainType and image replaced by labAuto's choice;
     an auto image also brings labAuto's direct kernel boot files."""
     resolved = dict(obj)

@@ -62,7 +62,7 @@ def parse_acme(raw: Any, managers: Sequence[str]) -> AcmeSettings:
             raise CONFIG.refuse("traefik.acme.caBundle", _pem_head(ca_bundle), "PEM text with one or more -----BEGIN CERTIFICATE----- blocks")
         ca_bundle = ca_bundle.strip() + "\n"
     node = obj.get("node", managers[0] if managers else None)
-    if node not in managers:
+    if not isinstance(node, str) or node not in managers:
         raise CONFIG.refuse("traefik.acme.node", node, f"the name of a manager, which keeps the ACME store: {', '.join(managers)}")
     return AcmeSettings(email=email, challenge=challenge, staging=staging, ca_server=ca_server, ca_bundle=ca_bundle, node=node)
 

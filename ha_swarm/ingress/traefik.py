@@ -240,7 +240,7 @@ class Traefik(pulumi.ComponentResource):
                 ),
                 placement=docker.ServiceTaskSpecPlacementArgs(constraints=placement(settings)),
                 networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=network.id)],
-                restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition="any", **RESTART_DEFAULTS),
+                restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay=RESTART_DEFAULTS["delay"], window=RESTART_DEFAULTS["window"]),
             ),
             endpoint_spec=docker.ServiceEndpointSpecArgs(
                 ports=[

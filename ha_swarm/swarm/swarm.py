@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+from pulumi_command import remote
 
 from ha_swarm.nodes.node import Node
 from ha_swarm.nodes.remote import Step, run_script
@@ -87,12 +88,12 @@ class Swarm(pulumi.ComponentResource):
             depends_on=[self.init, *rotation],
             triggers=[swarm_id, *(() if generation is None else (f"rotation:{generation}",))],
         )
-        tokens = pulumi.Output.secret(self.tokens.stdout.apply(_tokens))
+        tokens: pulumi.Output[dict[str, str]] = pulumi.Output.secret(self.tokens.stdout.apply(_tokens))
         self.worker_token = tokens.apply(lambda t: t["worker"])
         self.manager_token = tokens.apply(lambda t: t["manager"])
 
-        self.settled: dict[str, pulumi.Resource] = {}
-        self.joins: dict[str, pulumi.Resource] = {}
+        self.settled: dict[str, remote.Command] = {}
+        self.joins: dict[str, remote.Command] = {}
         self.settled[first.name] = self._settle(first, first, pulumi.Output.unsecret(swarm_id), [self.init], args.labels, removable=False)
 
         previous_manager: pulumi.Resource = self.settled[first.name]
@@ -108,7 +109,7 @@ class Swarm(pulumi.ComponentResource):
             if node.role == "manager":
                 previous_manager = settled
 
-        self.formed: list[pulumi.Resource] = list(self.settled.values())
+        self.formed: list[remote.Command] = list(self.settled.values())
         # The unlock key of an autolocked swarm (a secret), or None without swarm.autolock.
         self.unlock_key: pulumi.Output[str] | None = self._autolock(first, swarm_id, rotation) if args.autolock else None
         self.register_outputs(
@@ -146,7 +147,7 @@ class Swarm(pulumi.ComponentResource):
         )
         return pulumi.Output.secret(autolock.stdout.apply(lambda out: out.strip()))
 
-    def _join(self, node: Node, first: Node, swarm_id: pulumi.Output[str], after: list[pulumi.Resource]) -> pulumi.Resource:
+    def _join(self, node: Node, first: Node, swarm_id: pulumi.Output[str], after: list[pulumi.Resource]) -> remote.Command:
         triggers = [*node.triggers, swarm_id]
         register = run_script(
             f"{node.name}-register",
@@ -183,7 +184,7 @@ class Swarm(pulumi.ComponentResource):
         node_labels: Mapping[str, tuple[tuple[str, str], ...]],
         *,
         removable: bool,
-    ) -> pulumi.Resource:
+    ) -> remote.Command:
         labels = tuple(f"{k}={v}" for k, v in node_labels.get(node.name, ()))
         return run_script(
             f"{node.name}-settle",

@@ -154,7 +154,8 @@ class ServiceSpec:
 
         A fresh copy of plain dicts and lists on each access: changing it changes nothing here.
         """
-        return _thaw(self.frozen_args)
+        args: dict[str, Any] = _thaw(self.frozen_args)
+        return args
 
     def aliases(self, network: str) -> tuple[str, ...]:
         """The DNS aliases on a network: the service key (as docker stack deploy sets it), then compose `aliases`."""
