@@ -5,7 +5,7 @@ derived once, and each component gets the arguments it uses."""
 
 import pulumi
 
-from ha_swarm.apps.nfs import nfs_server
+from ha_swarm.apps.nfs import nfs_server, planned_folders
 from ha_swarm.apps.stacks import Stacks, StacksArgs, load_stacks, stack_variables
 from ha_swarm.config import load_settings
 from ha_swarm.day2.engine import EngineUpgrades, EngineUpgradesArgs
@@ -20,6 +20,7 @@ from ha_swarm.swarm.swarm import Swarm, SwarmArgs
 settings = load_settings()
 topo = topology(settings)
 stacks = load_stacks(settings.stacks, stack_variables(settings.domain, settings.stack_variables, topo.nfs_variables))
+folders = planned_folders(topo, stacks)
 
 machines = machines_for(settings, topo)
 nodes = machines.nodes
@@ -32,7 +33,7 @@ ingress = Ingress(
     "ingress",
     IngressArgs(manager=first, ssh_private_key=settings.ssh_private_key, traefik=settings.traefik, domain=settings.domain, depends_on=swarm.formed),
 )
-nfs = nfs_server("nfs", topo, nodes, stacks, str(settings.lab.cidr) if settings.lab else None)
+nfs = nfs_server("nfs", topo, nodes, folders, str(settings.lab.cidr) if settings.lab else None)
 deployed = Stacks(
     "stacks",
     StacksArgs(specs=stacks, provider=ingress.provider, traefik_network=ingress.network, depends_on=[*swarm.formed, ingress.network, *nfs]),

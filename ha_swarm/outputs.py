@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import pulumi_docker as docker
 
 from ha_swarm.apps.compose.translate import StackSpec
+from ha_swarm.config.checks import in_file
 from ha_swarm.config.model import TraefikSettings
 from ha_swarm.ingress.docker_access import docker_host
 from ha_swarm.ingress.traefik import TRAEFIK_SERVICE, traefik_mode
@@ -17,6 +18,7 @@ from ha_swarm.nodes.node import Node
 _HOST_RULE = re.compile(r"Host\(`([^`]+)`\)")
 _ROUTER_RULE = re.compile(r"^traefik\.http\.routers\.([^.]+)\.rule$")
 _STICKY = re.compile(r"^traefik\.http\.services\.[^.]+\.loadbalancer\.sticky\.cookie(\.name)?$")
+_ONE_WORD = re.compile(r"[^\s#`]+")
 _COOKIE_NAME = re.compile(r"^traefik\.http\.services\.[^.]+\.loadbalancer\.sticky\.cookie\.name$")
 
 
@@ -43,6 +45,17 @@ def routed_hosts(specs: Iterable[StackSpec]) -> list[Route]:
                 if _ROUTER_RULE.match(key):
                     found.extend(Route(service.name, host, sticky, cookie) for host in _HOST_RULE.findall(rule))
     return found
+
+
+def check_routes(specs: Iterable[StackSpec]) -> None:
+    """Refuse, before any resource, a Host rule name or a sticky cookie name with blanks: verify.sh
+    and the curl lines take each as one word (and no request ever carries such a host name)."""
+    for spec in specs:
+        for service in spec.services:
+            for key, value in sorted(_service_labels(service.args).items()):
+                names = _HOST_RULE.findall(value) if _ROUTER_RULE.match(key) else [value] if _COOKIE_NAME.match(key) else []
+                if any(not _ONE_WORD.fullmatch(name) for name in names):
+                    raise in_file(spec.file, service.key).refuse(f"deploy.labels.{key}", value, "host and cookie names without blanks")
 
 
 def answering_nodes(nodes: Sequence[Node], traefik: TraefikSettings) -> list[Node]:

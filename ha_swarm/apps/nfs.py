@@ -94,12 +94,18 @@ class NfsServer(pulumi.ComponentResource):
         self.register_outputs({"server": server.name, "export": export, "folders": list(folders)})
 
 
-def nfs_server(name: str, topology: Topology, nodes: Sequence[Node], specs: Sequence[StackSpec], network: str | None) -> list[pulumi.Resource]:
-    """With storage.nfs (on a lab, whose NETWORK the clients are on): the NFS server's folders, for
-    the stacks to depend on; else nothing."""
+def planned_folders(topology: Topology, specs: Sequence[StackSpec]) -> tuple[str, ...]:
+    """With storage.nfs: the folders the stacks' volumes need on the server (a device outside the
+    export is refused here, before any resource is declared); else none."""
+    server = topology.nfs_server
+    return nfs_folders(specs, server.swarm_address, topology.nfs_export) if server is not None else ()
+
+
+def nfs_server(name: str, topology: Topology, nodes: Sequence[Node], folders: Sequence[str], network: str | None) -> list[pulumi.Resource]:
+    """With storage.nfs (on a lab, whose NETWORK the clients are on): the NFS server with FOLDERS,
+    for the stacks to depend on; else nothing."""
     server = topology.nfs_server
     if server is None or network is None:
         return []
-    folders = nfs_folders(specs, server.swarm_address, topology.nfs_export)
     args = NfsServerArgs(server=node_of(nodes, server), export=topology.nfs_export, network=network, folders=folders)
     return [NfsServer(name, args).folders]

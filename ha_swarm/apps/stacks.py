@@ -16,6 +16,7 @@ from ha_swarm.config.checks import CONFIG, Refusal, in_file
 from ha_swarm.config.model import NAMESPACE
 from ha_swarm.ingress.ingress import TRAEFIK_NETWORK
 from ha_swarm.ingress.traefik import SERVICE_REPLACEMENT
+from ha_swarm.outputs import check_routes
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -48,6 +49,7 @@ def load_stacks(paths: Sequence[str], variables: Mapping[str, str]) -> list[Stac
     for name in names:
         if names.count(name) > 1:
             raise Refusal(f"config {NAMESPACE}:stacks = {list(paths)!r} is refused: two files make the stack {name!r}")
+    check_routes(specs)
     return specs
 
 

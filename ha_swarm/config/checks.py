@@ -29,6 +29,21 @@ LINUX_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 LINUX_USER_ALLOWED = "a Linux user name (lowercase letters, digits, '_' or '-')"
 
 
+# An image reference as docker reads it: [registry[:port]/]path[:tag][@digest], no spaces, whole.
+IMAGE = re.compile(
+    r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
+
+
+def image_reference(at: At, key: str, value: Any, what: str) -> str:
+    """An image reference (after the spaces around it), refused with WHAT otherwise."""
+    reference = text(at, key, value, what)
+    if not IMAGE.fullmatch(reference):
+        raise at.refuse(key, value, what)
+    return reference
+
+
 def is_host(value: str) -> bool:
     """An IP address or a DNS name, whole."""
     try:

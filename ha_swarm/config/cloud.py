@@ -39,10 +39,16 @@ def _address(value: Any, key: str) -> str:
 
 
 def _ip(value: Any, key: str) -> str:
+    allowed = "an IPv4 or IPv6 address the other nodes reach (the swarm advertise address), not 0.0.0.0, loopback or multicast"
+    if not isinstance(value, str | int):
+        raise CONFIG.refuse(key, value, allowed)
     try:
-        return str(ipaddress.ip_address(str(value).strip()))
+        address = ipaddress.ip_address(str(value).strip())
     except ValueError:
-        raise CONFIG.refuse(key, value, "an IPv4 or IPv6 address (the swarm advertise address)") from None
+        raise CONFIG.refuse(key, value, allowed) from None
+    if address.is_unspecified or address.is_loopback or address.is_multicast:
+        raise CONFIG.refuse(key, value, allowed)
+    return str(address)
 
 
 def _node_name(value: Any, key: str) -> str:

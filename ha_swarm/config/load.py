@@ -5,7 +5,9 @@ declared before this has succeeded."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -67,11 +69,10 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
 
     private_key = raw.get("sshPrivateKey")
     if private_key is None or (isinstance(private_key, str) and not private_key.strip()):
-        raise CONFIG.refuse(
-            "sshPrivateKey",
-            None,
-            "a private key, set as a secret: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519",
-        )
+        raise CONFIG.refuse("sshPrivateKey", None, f"a private key, {PRIVATE_KEY_ALLOWED}")
+    if isinstance(private_key, str) and not PRIVATE_KEY.fullmatch(private_key):
+        # Never echo it: a private key pasted with a typo is still a private key.
+        raise CONFIG.refuse("sshPrivateKey", "<hidden>", f"a private key in PEM form (-----BEGIN OPENSSH PRIVATE KEY----- ...), {PRIVATE_KEY_ALLOWED}")
 
     public_key = raw.get("sshPublicKey") or None
     if public_key is not None and (not isinstance(public_key, str) or not SSH_PUBLIC_KEY.fullmatch(public_key.strip())):
@@ -124,6 +125,13 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
     )
 
 
+# An SSH private key as ssh-keygen writes it (OpenSSH, or PEM of RSA, EC, DSA or PKCS#8), whole.
+PRIVATE_KEY = re.compile(
+    r"\s*-----BEGIN ((?:OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVATE KEY-----\r?\n(?:(?!-----)[^\n]*\n)+-----END \1PRIVATE KEY-----\s*"
+)
+PRIVATE_KEY_ALLOWED = "set as a secret: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519"
+
+
 def _with_carried_images(raw: Mapping[str, Any], target: str) -> Mapping[str, Any]:
     """With a lab image that carries the demo's container images (labAuto, when the VMs cannot pull):
     Traefik and the demo run from those, unless traefik.image or stackVariables name others. The
@@ -168,8 +176,12 @@ def load_settings() -> Settings:
             raise CONFIG.refuse(key, config.get(key), "valid JSON for an object or list value") from None
         except json.JSONDecodeError:
             raise CONFIG.refuse(key, config.get(key), "valid JSON for an object or list value") from None
-    raw["sshPrivateKey"] = config.get_secret("sshPrivateKey")
     from pulumi.runtime import config as runtime_config
 
+    # The key's text is checked here, once, and then only travels as a Pulumi secret.
+    raw["sshPrivateKey"] = runtime_config.get_config(f"{NAMESPACE}:sshPrivateKey")
     secret_keys = [key for key in raw if runtime_config.is_config_secret(f"{NAMESPACE}:{key}")]
-    return parse_settings(raw, secret_keys)
+    if raw["sshPrivateKey"] is not None and "sshPrivateKey" not in secret_keys:
+        raise CONFIG.refuse("sshPrivateKey", "<hidden>", f"a private key {PRIVATE_KEY_ALLOWED} (it is stored in plain text now)")
+    settings = parse_settings(raw, secret_keys)
+    return dataclasses.replace(settings, ssh_private_key=config.get_secret("sshPrivateKey"))

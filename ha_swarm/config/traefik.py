@@ -10,6 +10,7 @@ from ha_swarm.config.checks import (
     CONFIG,
     bool_field,
     choice,
+    image_reference,
     object_setting,
     only,
     text_field,
@@ -18,7 +19,7 @@ from ha_swarm.config.model import ACME_CHALLENGES, NAMESPACE, PUBLISH_MODES, Acm
 
 TRAEFIK_KEYS = ("image", "publishMode", "encryptedNetwork", "dashboard", "acme", "redirectHttps", "certificates")
 
-DASHBOARD_KEYS = ("users",)
+DASHBOARD_KEYS = ("users", "allowHttp")
 
 ACME_KEYS = ("email", "challenge", "staging", "caServer", "caBundle", "node")
 
@@ -100,8 +101,7 @@ def parse_certificates(raw: Any, secret: bool) -> tuple[Certificate, ...]:
 def parse_traefik(raw: Any, managers: Sequence[str] = ("manager-1",), secret: bool = False) -> TraefikSettings:
     obj = object_setting("traefik", raw)
     only(CONFIG, "traefik", obj, TRAEFIK_KEYS)
-    image = text_field(obj, "image", "traefik.image", TraefikSettings.image)
-    assert image is not None
+    image = image_reference(CONFIG, "traefik.image", obj.get("image", TraefikSettings.image), "an image reference such as traefik:v3.6.1")
     publish_mode = choice(CONFIG, "traefik.publishMode", obj.get("publishMode", TraefikSettings.publish_mode), PUBLISH_MODES)
     dashboard = object_setting("traefik.dashboard", obj.get("dashboard"))
     only(CONFIG, "traefik.dashboard", dashboard, DASHBOARD_KEYS)
@@ -114,6 +114,13 @@ def parse_traefik(raw: Any, managers: Sequence[str] = ("manager-1",), secret: bo
             raise CONFIG.refuse(f"traefik.dashboard.users[{i}]", "<hidden>", "a bcrypt htpasswd line user:$2y$... (htpasswd -nbB user password)")
     acme = parse_acme(obj["acme"], managers) if obj.get("acme") is not None else None
     certificates = parse_certificates(obj.get("certificates"), secret)
+    if users_raw and acme is None and not certificates and not bool_field(dashboard, "allowHttp", "traefik.dashboard.allowHttp", False):
+        # Basic authentication over plain HTTP sends the password in clear at every request.
+        raise CONFIG.refuse(
+            "traefik.dashboard.users",
+            "<hidden>",
+            "dashboard users only with HTTPS (traefik.acme or traefik.certificates), or with traefik.dashboard.allowHttp: true on a network you trust",
+        )
     redirect = obj.get("redirectHttps")
     if redirect is not None and acme is None and not certificates:
         raise CONFIG.refuse("traefik.redirectHttps", redirect, "only together with traefik.acme or traefik.certificates (without them there is no HTTPS to redirect to)")

@@ -159,6 +159,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def refused_before_any_resource(config: Mapping[str, Any], **options: Any) -> str:
+    """The one-line refusal of the program run with CONFIG, proving that no resource was declared first."""
+    program = Program()
+    try:
+        run_program(config, program=program, **options)
+    except pulumi.RunError as error:
+        message = str(error)
+    else:
+        raise AssertionError("the program was not refused")
+    assert program.resources == [], f"declared before the refusal: {[r.name for r in program.resources]}"
+    assert "\n" not in message.strip(), "a refusal is one line"
+    return message
+
+
 def base_config(**overrides: Any) -> dict[str, Any]:
     """The dev stack's config (Pulumi.dev.yaml) with test keys and a local image."""
     config: dict[str, Any] = {
@@ -172,13 +186,22 @@ def base_config(**overrides: Any) -> dict[str, Any]:
     return config
 
 
-def run_program(config: Mapping[str, Any], *, preview: bool = False, stack: str = "dev", secret: Sequence[str] = ()) -> Program:
+def run_program(
+    config: Mapping[str, Any],
+    *,
+    preview: bool = False,
+    stack: str = "dev",
+    secret: Sequence[str] = (),
+    plain_private_key: bool = False,
+    program: Program | None = None,
+) -> Program:
     """Run __main__.py under mocks with `config` as the ha-swarm namespace; `secret` names the
-    keys (besides sshPrivateKey) that the stack keeps encrypted."""
-    program = Program()
+    keys (besides sshPrivateKey, unless `plain_private_key`) that the stack keeps encrypted.
+    `program`: where to record the resources (to see what was declared before an error)."""
+    program = program if program is not None else Program()
     mocks = ProgramMocks()
     raw = {f"ha-swarm:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
-    secret_keys = [k for k in raw if k == "ha-swarm:sshPrivateKey" or k.removeprefix("ha-swarm:") in secret]
+    secret_keys = [k for k in raw if (k == "ha-swarm:sshPrivateKey" and not plain_private_key) or k.removeprefix("ha-swarm:") in secret]
     runtime_settings.ROOT.set(None)
     runtime_settings.SETTINGS.rpc_manager.clear()
     runtime_settings.SETTINGS.outputs.clear()

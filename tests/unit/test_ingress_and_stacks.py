@@ -121,7 +121,7 @@ def test_traefik_image_and_publish_mode_follow_the_settings() -> None:
 
 
 def test_dashboard_is_served_only_behind_basic_auth_with_secret_credentials() -> None:
-    p = run_program(base_config(traefik={"dashboard": {"users": [BCRYPT_LINE]}}, domain="example.test"))
+    p = run_program(base_config(traefik={"dashboard": {"users": [BCRYPT_LINE], "allowHttp": True}}, domain="example.test"))
     traefik = service(p, "traefik")
     args = traefik.inputs["taskSpec"]["containerSpec"]["args"]
     assert "--api.dashboard=true" in args and "--api.insecure=true" not in args and "--api.insecure" not in args
@@ -172,7 +172,7 @@ def test_visualizer_publishes_5050_to_8080_on_managers_with_a_read_only_socket()
 
 
 def test_outputs_give_nodes_manager_docker_host_and_endpoints_without_secrets() -> None:
-    p = run_program(base_config(domain="example.test", traefik={"dashboard": {"users": [BCRYPT_LINE]}}))
+    p = run_program(base_config(domain="example.test", traefik={"dashboard": {"users": [BCRYPT_LINE], "allowHttp": True}}))
     out = p.outputs
     assert [n["name"] for n in out["nodes"]] == ["manager-1", "worker-1", "worker-2"]
     assert out["managerAddress"] == "10.17.3.11"

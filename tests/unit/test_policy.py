@@ -95,7 +95,7 @@ def test_the_pack_has_the_five_mandatory_rules() -> None:
     [
         base_config(),
         base_config(lab={**base_config()["lab"], "managers": 3, "workers": 2}, swarm={"autolock": True, "rotateTokens": 1}),
-        base_config(traefik={"dashboard": {"users": [BCRYPT_LINE]}, "publishMode": "host"}),
+        base_config(traefik={"dashboard": {"users": [BCRYPT_LINE], "allowHttp": True}, "publishMode": "host"}),
     ],
     ids=["dev-stack", "three-managers-autolock-rotation", "dashboard"],
 )

@@ -145,7 +145,7 @@ def test_a_preview_that_changes_nothing_knows_the_trigger_of_verify() -> None:
 
 
 def test_the_trigger_of_verify_holds_no_credential() -> None:
-    p = run_program(base_config(verify=True, traefik={"dashboard": {"users": [BCRYPT_LINE]}}))
+    p = run_program(base_config(verify=True, traefik={"dashboard": {"users": [BCRYPT_LINE], "allowHttp": True}}))
     command = verify_command(p)
     for value in command.inputs.values():
         assert BCRYPT_LINE not in str(value)
