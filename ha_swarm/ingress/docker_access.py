@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 from pathlib import Path
 
 import pulumi
@@ -57,18 +58,28 @@ def write_known_hosts(spec: NodeSpec, home: Path | None = None) -> str | None:
     return _private_file((home or ha_swarm_home()) / "known_hosts", digest, line)
 
 
+def _option_path(path: str) -> str:
+    """A path as the value of an ssh -o option, which ssh splits at blanks unless it is quoted."""
+    return f'"{path}"' if any(c.isspace() for c in path) else path
+
+
 def ssh_options(spec: NodeSpec, key_path: str) -> list[str]:
-    """The options the provider appends to its `ssh` command line (and `python -m tools.verify` uses)."""
+    """The options the provider appends to its `ssh` command line (and `python -m tools.verify` uses).
+
+    They are argv words, never parsed by a shell, except the ProxyCommand, which ssh runs through
+    the user's shell: every value in it is quoted (the user and host are matched whole by the
+    settings too)."""
     known_hosts = write_known_hosts(spec)
     if known_hosts:
-        checking = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"]
+        checking = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={_option_path(known_hosts)}"]
     else:
         checking = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
     options = ["-i", key_path, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", *checking]
     jump = spec.jump
     if jump is not None:
+        target = shlex.quote(f"{jump.user or spec.user}@{jump.host}")
         proxy = (
-            f"ssh -i {key_path} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -p {jump.port} -W %h:%p {jump.user or spec.user}@{jump.host}"
+            f"ssh -i {shlex.quote(key_path)} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -p {jump.port} -W %h:%p {target}"
         )
         options += ["-o", f"ProxyCommand={proxy}"]
     return options
