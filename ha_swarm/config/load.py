@@ -126,9 +126,7 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
 
 
 # An SSH private key as ssh-keygen writes it (OpenSSH, or PEM of RSA, EC, DSA or PKCS#8), whole.
-PRIVATE_KEY = re.compile(
-    r"\s*-----BEGIN ((?:OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVATE KEY-----\r?\n(?:(?!-----)[^\n]*\n)+-----END \1PRIVATE KEY-----\s*"
-)
+PRIVATE_KEY = re.compile(r"\s*-----BEGIN ((?:OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVATE KEY-----\r?\n(?:(?!-----)[^\n]*\n)+-----END \1PRIVATE KEY-----\s*")
 PRIVATE_KEY_ALLOWED = "set as a secret: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519"
 
 

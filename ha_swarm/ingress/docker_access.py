@@ -78,9 +78,7 @@ def ssh_options(spec: NodeSpec, key_path: str) -> list[str]:
     jump = spec.jump
     if jump is not None:
         target = shlex.quote(f"{jump.user or spec.user}@{jump.host}")
-        proxy = (
-            f"ssh -i {shlex.quote(key_path)} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -p {jump.port} -W %h:%p {target}"
-        )
+        proxy = f"ssh -i {shlex.quote(key_path)} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -p {jump.port} -W %h:%p {target}"
         options += ["-o", f"ProxyCommand={proxy}"]
     return options
 
