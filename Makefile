@@ -43,12 +43,16 @@ stack: venv pulumi-cli
 PULUMI_FLAGS ?=
 # up ends with the table of `make verify`: what the tutorial checks by hand (nodes, replicas, every
 # endpoint, the sticky cookie).
+# POLICY: the policy pack (policy/: odd manager count, an authenticated dashboard, a read-only
+# Docker socket, secret tokens and unlock key, restart policies) runs on every up and preview, and
+# a violation stops them; `POLICY=` runs without it.
+POLICY ?= --policy-pack policy
 up: stack
-	$(WITH_PULUMI) pulumi up --stack $(STACK) $(PULUMI_FLAGS)
+	$(WITH_PULUMI) pulumi up --stack $(STACK) $(POLICY) $(PULUMI_FLAGS)
 	$(WITH_PULUMI) $(PY) -m tools.verify --stack $(STACK)
 
 preview: stack
-	$(WITH_PULUMI) pulumi preview --stack $(STACK) $(PULUMI_FLAGS)
+	$(WITH_PULUMI) pulumi preview --stack $(STACK) $(POLICY) $(PULUMI_FLAGS)
 
 destroy: venv pulumi-cli
 	$(WITH_PULUMI) $(PY) -m tools.restore_key_file $(STACK)

@@ -8,7 +8,8 @@ at what a program declares, whichever program it is: ha-swarm's own, or one writ
   quorum): the `swarm-init.sh` commands plus the `swarm-join.sh manager` ones;
 - `traefik-dashboard-authenticated`: no `--api.insecure`, and a router to `api@internal` only behind
   a basicauth, digestauth or forwardauth middleware declared on the same service;
-- `docker-socket-read-only`: the Docker socket (or the folder that holds it) is mounted read-only;
+- `docker-socket-read-only`: the Docker socket (or a folder that holds it: /run, /var/run, /var, /) is
+  mounted read-only;
 - `swarm-secrets-stay-secret`: a command that asks Docker for a join token or the unlock key
   (`join-token`, `unlock-key`) has a secret stdout (additionalSecretOutputs) and does not log it;
 - `restart-policy`: every swarm service says how its tasks restart (`restart_policy`).
@@ -36,9 +37,14 @@ from pulumi_policy.proxy import UnknownValueError
 SERVICE = "docker:index/service:Service"
 CONTAINER = "docker:index/container:Container"
 COMMANDS = ("command:remote:Command", "command:local:Command")
-SOCKET_PATHS = ("/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run")
+# The socket, and every folder that holds it (a read-write bind of `/` or `/var` gives the socket too).
+SOCKET_PATHS = ("/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run", "/var", "/")
 AUTH_MIDDLEWARES = ("basicauth", "digestauth", "forwardauth")
-_SECRET_SOURCES = re.compile(r"\b(join-token|unlock-key)\b")
+# What asks Docker for a join token or the unlock key: `join-token`, `unlock-key`, and the swarm init
+# or update that turns autolock on (both print the new unlock key).
+_SECRET_SOURCES = re.compile(r"\b(join-token|unlock-key)\b|\bswarm\s+(init|update)\b[^\n]*\s--autolock(?!=false\b|=False\b|=0\b|=f\b|=F\b)")
+# Go's strconv.ParseBool, which Traefik reads its flags and environment with: the true words.
+_GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _QUIET_LOGGING = ("none", "stderr")
 
 
@@ -121,7 +127,9 @@ def odd_manager_count(args: StackValidationArgs, report_violation: ReportViolati
 
 def _insecure_api(args: Sequence[Any]) -> str | None:
     for arg in args:
-        if isinstance(arg, str) and re.fullmatch(r"--api\.insecure(=(true|TRUE|True|1))?", arg.strip()):
+        name, sep, value = arg.strip().partition("=") if isinstance(arg, str) else ("", "", "")
+        # Traefik's flag names are case-insensitive; the value is read with Go's ParseBool.
+        if name.lower() == "--api.insecure" and (not sep or value in _GO_TRUE):
             return arg.strip()
     return None
 
@@ -134,8 +142,9 @@ def dashboard_problems(props: Mapping[str, Any]) -> list[str]:
     if insecure:
         problems.append(f"{insecure} serves the API and dashboard to anyone on port 8080")
     env = container.get("env")
-    if isinstance(env, Mapping) and str(env.get("TRAEFIK_API_INSECURE", "")).lower() in ("true", "1"):
-        problems.append("TRAEFIK_API_INSECURE=true serves the API and dashboard to anyone on port 8080")
+    insecure_env = [k for k, v in env.items() if str(k).upper() == "TRAEFIK_API_INSECURE" and str(v).strip() in _GO_TRUE] if isinstance(env, Mapping) else []
+    for key in insecure_env:
+        problems.append(f"{key}={env[key]} serves the API and dashboard to anyone on port 8080")
     labels = service_labels(props)
     for key, value in sorted(labels.items()):
         match = re.fullmatch(r"traefik\.http\.routers\.([^.]+)\.service", key)

@@ -147,14 +147,16 @@ def test_node_script_reads_the_script_and_its_arguments_only_from_the_programs_f
 # -------------------------------------------------------------------------------- traefik-dashboard-authenticated
 
 
-@pytest.mark.parametrize("arg", ["--api.insecure", "--api.insecure=true", " --api.insecure=True"])
+@pytest.mark.parametrize("arg", ["--api.insecure", "--api.insecure=true", " --api.insecure=True", "--api.insecure=t", "--api.insecure=T", "--API.Insecure=1"])
 def test_an_insecure_api_flag_is_refused(arg: str) -> None:
     (message,) = violations_of_resource("traefik-dashboard-authenticated", SERVICE, service(container={"args": ["--providers.swarm=true", arg]}))
-    assert "--api.insecure" in message and "unauthenticated" in message
+    assert "--api.insecure" in message.lower() and "unauthenticated" in message
 
 
 def test_an_insecure_api_environment_variable_is_refused_and_false_is_allowed() -> None:
-    assert violations_of_resource("traefik-dashboard-authenticated", SERVICE, service(container={"env": {"TRAEFIK_API_INSECURE": "true"}}))
+    for true in ("true", "T", "t", "1", "TRUE"):
+        assert violations_of_resource("traefik-dashboard-authenticated", SERVICE, service(container={"env": {"TRAEFIK_API_INSECURE": true}})), true
+    assert violations_of_resource("traefik-dashboard-authenticated", SERVICE, service(container={"env": {"TRAEFIK_API_INSECURE": "f"}})) == []
     assert violations_of_resource("traefik-dashboard-authenticated", SERVICE, service(container={"args": ["--api.insecure=false"]})) == []
 
 
@@ -186,7 +188,7 @@ def test_a_router_to_the_dashboard_behind_basic_auth_passes() -> None:
 # -------------------------------------------------------------------------------- docker-socket-read-only
 
 
-@pytest.mark.parametrize("source", [SOCKET, "/run/docker.sock", "/var/run", "/run/"])
+@pytest.mark.parametrize("source", [SOCKET, "/run/docker.sock", "/var/run", "/run/", "/", "/var", "/var/"])
 def test_a_read_write_socket_mount_is_refused(source: str) -> None:
     mounts = [{"type": "bind", "source": source, "target": SOCKET}]
     (message,) = violations_of_resource("docker-socket-read-only", SERVICE, service(container={"mounts": mounts}))
@@ -236,6 +238,16 @@ def test_secret_unlogged_token_commands_and_commands_that_ask_for_no_secret_pass
     for step in (Step("swarm-join.sh", ("worker", "a", "b")), Step("swarm-init.sh", ("a",)), Step("wait-ready.sh", ("30",))):
         props, _ = command(step, stdout_secret=False, logging="stdoutAndStderr")
         assert violations_of_resource("swarm-secrets-stay-secret", COMMAND, props, []) == [], step.script
+
+
+@pytest.mark.parametrize(
+    "create", ["docker swarm init --autolock --advertise-addr 10.0.0.1", "docker swarm update --autolock=true", "docker swarm update --autolock"]
+)
+def test_a_swarm_init_or_update_that_turns_autolock_on_prints_the_unlock_key_and_needs_a_secret_stdout(create: str) -> None:
+    (message,) = violations_of_resource("swarm-secrets-stay-secret", COMMAND, {"create": create, "logging": "none"}, [])
+    assert "unlock key" in message
+    assert violations_of_resource("swarm-secrets-stay-secret", COMMAND, {"create": create, "logging": "none"}, ["stdout", "stderr"]) == []
+    assert violations_of_resource("swarm-secrets-stay-secret", COMMAND, {"create": "docker swarm update --autolock=false"}, []) == []
 
 
 def test_a_comment_that_names_join_token_asks_docker_for_nothing() -> None:
