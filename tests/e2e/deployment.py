@@ -34,8 +34,9 @@ from pulumi import automation as auto
 from tests.e2e.toolchain import REPO, Toolchain
 from tests.support.hosts import Harness, Host, HostSpec
 
-PREFIX = "he-"
-SUBNET = "10.231.79"
+# HE_PREFIX, HE_SUBNET and HE_HOSTS_DIR: another set of hosts, for a second run beside this one.
+PREFIX = os.environ.get("HE_PREFIX", "he-")
+SUBNET = os.environ.get("HE_SUBNET", "10.231.79")
 STATE_DIR = Path(os.environ.get("HE_HOSTS_DIR", "/tmp/he-hosts"))
 STACK = "e2e"
 DOMAIN = "e2e.test"
