@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ha_swarm.config.model import AUTO, AUTO_BY_DEFAULT, LabSettings
+
 REPO = Path(__file__).resolve().parent.parent
 DEBIAN_IMAGES = os.environ.get("HA_SWARM_DEBIAN_IMAGES", "https://cloud.debian.org/images/cloud/bookworm/latest")
 DEBIAN_IMAGE = "debian-12-genericcloud-amd64.qcow2"
@@ -201,7 +203,7 @@ def build_local_image() -> dict[str, str]:
 
 def needs_resolving(lab: Mapping[str, Any]) -> list[str]:
     """The lab keys left to `auto` (absent counts as auto: it is the default)."""
-    return [key for key in ("domainType", "image") if lab.get(key, "auto") == "auto"]
+    return [key for key in AUTO_BY_DEFAULT if lab.get(key, AUTO) == AUTO]
 
 
 def resolve(lab: Mapping[str, Any], probes: Probes, debian: Callable[[], Path], local: Callable[[], dict[str, str]]) -> dict[str, Any]:
@@ -209,7 +211,7 @@ def resolve(lab: Mapping[str, Any], probes: Probes, debian: Callable[[], Path], 
     auto: dict[str, Any] = {}
     wanted = needs_resolving(lab)
     if "domainType" in wanted:
-        auto["domainType"], why = choose_domain_type(str(lab.get("uri", "qemu:///system")), probes)
+        auto["domainType"], why = choose_domain_type(str(lab.get("uri", LabSettings.uri)), probes)
         log(f"lab.domainType auto -> {why}")
     if "image" in wanted:
         kind, why = choose_image(probes)

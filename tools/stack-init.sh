@@ -6,7 +6,7 @@ set -euo pipefail
 
 stack=${1:?usage: stack-init.sh STACK}
 home=${HA_SWARM_HOME:-$HOME/.ha-swarm}
-command -v pulumi >/dev/null || { echo "stack-init: the pulumi CLI is not on PATH (see README, Prerequisites)" >&2; exit 1; }
+command -v pulumi >/dev/null || { echo "stack-init: the pulumi CLI is not on PATH (see docs/lab.md, Prerequisites)" >&2; exit 1; }
 
 mkdir -p "$home"
 chmod 700 "$home"

@@ -22,6 +22,8 @@ from ha_swarm.config.checks import (
 from ha_swarm.config.model import DOCKER_SOURCES, MANAGER_COUNTS, ROLES, CloudHost, CloudSettings
 from ha_swarm.nodes.node import NodeSpec
 
+CLOUD_KEYS = ("hosts", "dockerSource")
+
 HOST_KEYS = ("name", "address", "privateAddress", "role", "user", "port", "hostKey")
 
 
@@ -59,7 +61,7 @@ def _node_name(value: Any, key: str) -> str:
 
 def parse_cloud(raw: Any, ssh_user: str) -> tuple[CloudSettings, tuple[NodeSpec, ...]]:
     obj = object_setting("cloud", raw)
-    only(CONFIG, "cloud", obj, ("hosts", "dockerSource"))
+    only(CONFIG, "cloud", obj, CLOUD_KEYS)
     hosts_raw = obj.get("hosts")
     if not isinstance(hosts_raw, list) or not hosts_raw:
         raise CONFIG.refuse("cloud.hosts", hosts_raw, "a non-empty list of {name, address, role, privateAddress?, user?, port?, hostKey?}")

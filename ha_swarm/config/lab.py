@@ -20,6 +20,7 @@ from ha_swarm.config.checks import (
 )
 from ha_swarm.config.model import (
     AUTO,
+    AUTO_BY_DEFAULT,
     DEFAULT_KERNEL_ARGS,
     DOMAIN_TYPES,
     LAB_AUTO_KEYS,
@@ -78,7 +79,7 @@ def _resolve_auto(obj: Mapping[str, Any], auto: Mapping[str, Any]) -> dict[str, 
     """The lab object with `auto` (or nothing) for domainType and image replaced by labAuto's choice;
     an auto image also brings labAuto's direct kernel boot files."""
     resolved = dict(obj)
-    for key in ("domainType", "image"):
+    for key in AUTO_BY_DEFAULT:
         if obj.get(key, AUTO) != AUTO:
             continue
         if not auto.get(key):

@@ -61,7 +61,7 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
     `secret_keys`: the keys of the namespace that the stack keeps encrypted (pulumi config --secret).
     """
     only(CONFIG, "", raw, TOP_LEVEL_KEYS)
-    target = choice(CONFIG, "target", raw.get("target") or "lab", TARGETS)
+    target = choice(CONFIG, "target", raw.get("target") or Settings.target, TARGETS)
     ssh_user = text_field(raw, "sshUser", "sshUser", Settings.ssh_user)
     assert ssh_user is not None
     if not LINUX_USER.fullmatch(ssh_user):

@@ -19,6 +19,8 @@ DOMAIN_TYPES = ("kvm", "qemu")
 # `auto` (the default of lab.domainType and lab.image) stands for what tools/lab_auto.py chose for the
 # stack (`make up` runs it) and recorded as `labAuto`.
 AUTO = "auto"
+# The lab keys whose default is AUTO (absent counts as auto).
+AUTO_BY_DEFAULT = ("domainType", "image")
 LAB_AUTO_KEYS = ("domainType", "image", "kernel", "initrd", "kernelArgs", "traefikImage", "whoamiImage")
 ROLES = ("manager", "worker")
 DOCKER_SOURCES = ("distro", "docker")

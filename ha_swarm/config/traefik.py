@@ -105,7 +105,7 @@ def parse_traefik(raw: Any, managers: Sequence[str] = ("manager-1",), secret: bo
     publish_mode = choice(CONFIG, "traefik.publishMode", obj.get("publishMode", TraefikSettings.publish_mode), PUBLISH_MODES)
     dashboard = object_setting("traefik.dashboard", obj.get("dashboard"))
     only(CONFIG, "traefik.dashboard", dashboard, DASHBOARD_KEYS)
-    users_raw = dashboard.get("users", [])
+    users_raw = dashboard.get("users", list(TraefikSettings.dashboard_users))
     if not isinstance(users_raw, list):
         raise CONFIG.refuse("traefik.dashboard.users", "<hidden>", "a list of bcrypt htpasswd lines (htpasswd -nbB user password)")
     for i, line in enumerate(users_raw):
