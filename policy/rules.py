@@ -127,10 +127,11 @@ def odd_manager_count(args: StackValidationArgs, report_violation: ReportViolati
 
 def _insecure_api(args: Sequence[Any]) -> str | None:
     for arg in args:
-        name, sep, value = arg.strip().partition("=") if isinstance(arg, str) else ("", "", "")
+        word = arg.strip() if isinstance(arg, str) else ""
+        name, sep, value = word.partition("=")
         # Traefik's flag names are case-insensitive; the value is read with Go's ParseBool.
         if name.lower() == "--api.insecure" and (not sep or value in _GO_TRUE):
-            return arg.strip()
+            return word
     return None
 
 
@@ -142,9 +143,9 @@ def dashboard_problems(props: Mapping[str, Any]) -> list[str]:
     if insecure:
         problems.append(f"{insecure} serves the API and dashboard to anyone on port 8080")
     env = container.get("env")
-    insecure_env = [k for k, v in env.items() if str(k).upper() == "TRAEFIK_API_INSECURE" and str(v).strip() in _GO_TRUE] if isinstance(env, Mapping) else []
-    for key in insecure_env:
-        problems.append(f"{key}={env[key]} serves the API and dashboard to anyone on port 8080")
+    for key, value in env.items() if isinstance(env, Mapping) else ():
+        if str(key).upper() == "TRAEFIK_API_INSECURE" and str(value).strip() in _GO_TRUE:
+            problems.append(f"{key}={value} serves the API and dashboard to anyone on port 8080")
     labels = service_labels(props)
     for key, value in sorted(labels.items()):
         match = re.fullmatch(r"traefik\.http\.routers\.([^.]+)\.service", key)

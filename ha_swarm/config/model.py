@@ -34,6 +34,9 @@ DEFAULT_KERNEL_ARGS = "root=/dev/vda rw console=ttyS0"
 # Seconds the `verify: true` step of `pulumi up` waits for failing checks to pass.
 DEFAULT_VERIFY_TIMEOUT = 60
 DEFAULT_NFS_EXPORT = "/srv/nfs"
+# traefik.dashboard.allowHttp: dashboard users without HTTPS only when asked for (no field: the
+# Traefik settings' repr, which the verify trigger hashes, stays as it is).
+DEFAULT_DASHBOARD_ALLOW_HTTP = False
 DEFAULT_LAB_CIDR = ipaddress.IPv4Network("10.17.3.0/24")
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 

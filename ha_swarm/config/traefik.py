@@ -15,7 +15,7 @@ from ha_swarm.config.checks import (
     only,
     text_field,
 )
-from ha_swarm.config.model import ACME_CHALLENGES, NAMESPACE, PUBLISH_MODES, AcmeSettings, Certificate, TraefikSettings
+from ha_swarm.config.model import ACME_CHALLENGES, DEFAULT_DASHBOARD_ALLOW_HTTP, NAMESPACE, PUBLISH_MODES, AcmeSettings, Certificate, TraefikSettings
 
 TRAEFIK_KEYS = ("image", "publishMode", "encryptedNetwork", "dashboard", "acme", "redirectHttps", "certificates")
 
@@ -114,7 +114,7 @@ def parse_traefik(raw: Any, managers: Sequence[str] = ("manager-1",), secret: bo
             raise CONFIG.refuse(f"traefik.dashboard.users[{i}]", "<hidden>", "a bcrypt htpasswd line user:$2y$... (htpasswd -nbB user password)")
     acme = parse_acme(obj["acme"], managers) if obj.get("acme") is not None else None
     certificates = parse_certificates(obj.get("certificates"), secret)
-    if users_raw and acme is None and not certificates and not bool_field(dashboard, "allowHttp", "traefik.dashboard.allowHttp", False):
+    if users_raw and acme is None and not certificates and not bool_field(dashboard, "allowHttp", "traefik.dashboard.allowHttp", DEFAULT_DASHBOARD_ALLOW_HTTP):
         # Basic authentication over plain HTTP sends the password in clear at every request.
         raise CONFIG.refuse(
             "traefik.dashboard.users",

@@ -26,6 +26,7 @@ from ha_swarm.config.load import TOP_LEVEL_KEYS
 from ha_swarm.config.storage import STORAGE_KEYS
 from ha_swarm.config.swarm import SWARM_KEYS
 from ha_swarm.config.traefik import ACME_KEYS, CERTIFICATE_KEYS, DASHBOARD_KEYS, TRAEFIK_KEYS
+from tests.support.mocks import TEST_PRIVATE_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,12 +47,15 @@ SECTIONS: dict[str, tuple[tuple[str, ...], type, str]] = {
 }
 
 # Keys that no field of the model holds: labAuto is resolved into lab.domainType and lab.image.
-WITHOUT_FIELD = ("labAuto",)
+WITHOUT_FIELD = ("labAuto", "traefik.dashboard.allowHttp")
 
 # Defaults that are model constants rather than field defaults: `auto` is resolved before the
 # LabSettings are built (their fields have no default), and a kernel command line is only defaulted
 # when lab.kernel is given (the field is None without one).
-CONSTANT_DEFAULTS: dict[str, Any] = {f"lab.{key}": model.AUTO for key in model.AUTO_BY_DEFAULT} | {"lab.kernelArgs": model.DEFAULT_KERNEL_ARGS}
+CONSTANT_DEFAULTS: dict[str, Any] = {f"lab.{key}": model.AUTO for key in model.AUTO_BY_DEFAULT} | {
+    "lab.kernelArgs": model.DEFAULT_KERNEL_ARGS,
+    "traefik.dashboard.allowHttp": model.DEFAULT_DASHBOARD_ALLOW_HTTP,
+}
 
 NOTHING = object()  # no default: the key is required, or its feature is off
 
@@ -232,7 +236,7 @@ PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhhLXN3YXJtLXRlc3Qta2V5LW5vdC
 
 def _config_without(key: str) -> dict[str, Any]:
     raw: dict[str, Any] = {
-        "sshPrivateKey": "a key",
+        "sshPrivateKey": TEST_PRIVATE_KEY,
         "sshPublicKey": PUBLIC_KEY,
         "lab": {},
         "labAuto": {"domainType": "kvm", "image": "https://example.com/image.qcow2"},

@@ -240,9 +240,7 @@ def test_secret_unlogged_token_commands_and_commands_that_ask_for_no_secret_pass
         assert violations_of_resource("swarm-secrets-stay-secret", COMMAND, props, []) == [], step.script
 
 
-@pytest.mark.parametrize(
-    "create", ["docker swarm init --autolock --advertise-addr 10.0.0.1", "docker swarm update --autolock=true", "docker swarm update --autolock"]
-)
+@pytest.mark.parametrize("create", ["docker swarm init --autolock --advertise-addr 10.0.0.1", "docker swarm update --autolock=true", "docker swarm update --autolock"])
 def test_a_swarm_init_or_update_that_turns_autolock_on_prints_the_unlock_key_and_needs_a_secret_stdout(create: str) -> None:
     (message,) = violations_of_resource("swarm-secrets-stay-secret", COMMAND, {"create": create, "logging": "none"}, [])
     assert "unlock key" in message
