@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from ha_swarm.apps.compose.translate import StackSpec
+from ha_swarm.apps.compose.model import StackSpec
 from ha_swarm.config.model import TraefikSettings
 from ha_swarm.ingress.docker_access import docker_host
 from ha_swarm.ingress.traefik import TRAEFIK_SERVICE, traefik_mode

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import pulumi
 
-from ha_swarm.apps.compose.translate import StackSpec, VolumeRef
+from ha_swarm.apps.compose.model import StackSpec, VolumeRef
 from ha_swarm.config.checks import in_file
 from ha_swarm.config.model import Settings
 from ha_swarm.nodes.node import Node

@@ -1,5 +1,5 @@
 """Application stacks: every compose file of the `stacks` setting, translated by
-`ha_swarm.apps.compose.translate` and declared as swarm services, the way
+`ha_swarm.apps.compose` and declared as swarm services, the way
 `docker stack deploy -c FILE NAME` would create them."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from ha_swarm.apps.compose.translate import StackSpec, load_stack
+from ha_swarm.apps.compose.load import load_stack
+from ha_swarm.apps.compose.model import StackSpec
 from ha_swarm.config.checks import CONFIG, Refusal, in_file
 from ha_swarm.config.model import NAMESPACE
 from ha_swarm.ingress.ingress import TRAEFIK_NETWORK

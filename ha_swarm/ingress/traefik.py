@@ -22,7 +22,7 @@ import pulumi
 import pulumi_docker as docker
 import yaml
 
-from ha_swarm.apps.compose.translate import RESTART_DEFAULTS
+from ha_swarm.apps.compose.deploy import RESTART_DEFAULTS
 from ha_swarm.config.model import AcmeSettings, Certificate, TraefikSettings
 
 TRAEFIK_SERVICE = "traefik"

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from pulumi_docker import _inputs as docker_inputs
 
-from ha_swarm.apps.compose.translate import STACK_LABEL, ComposeError, StackSpec, load_stack, translate
+from ha_swarm.apps.compose.load import load_stack, translate
+from ha_swarm.apps.compose.model import STACK_LABEL, ComposeError, StackSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "stacks" / "demo.yml"
@@ -166,7 +167,8 @@ def test_every_emitted_key_exists_in_the_pulumi_docker_args_dicts() -> None:
 
 
 def test_the_kitchen_sink_uses_every_supported_service_and_deploy_key() -> None:
-    from ha_swarm.apps.compose.translate import DEPLOY_KEYS, SERVICE_KEYS
+    from ha_swarm.apps.compose.deploy import DEPLOY_KEYS
+    from ha_swarm.apps.compose.service import SERVICE_KEYS
 
     assert set(SERVICE_KEYS) <= set(KITCHEN_SINK["web"])
     assert set(DEPLOY_KEYS) <= set(KITCHEN_SINK["web"]["deploy"])

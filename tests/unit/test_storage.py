@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ha_swarm.apps.compose.translate import ComposeError, StackSpec, translate
+from ha_swarm.apps.compose.load import translate
+from ha_swarm.apps.compose.model import ComposeError, StackSpec
 from ha_swarm.apps.nfs import nfs_folders
 from ha_swarm.apps.stacks import load_stacks, stack_variables
 from ha_swarm.config import parse_settings

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from ha_swarm.apps.compose.translate import STACK_LABEL, ComposeError, translate
+from ha_swarm.apps.compose.load import translate
+from ha_swarm.apps.compose.model import STACK_LABEL, ComposeError
 
 FILE = "stacks/test.yml"
 NFS_ADDR = "10.17.3.11"

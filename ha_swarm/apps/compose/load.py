@@ -1,0 +1,194 @@
+"""Reading a compose file: the YAML (a key given twice refused), the top-level keys, the networks and
+volumes it declares, and the translation of the whole stack (`translate`, `load_stack`).
+
+`load_stack` reads a compose file (format 3.x, as `docker stack deploy` takes it) and `translate`
+turns its parsed content into a `StackSpec`: for each service the keyword arguments of
+`pulumi_docker.Service` (plain nested dicts with pulumi_docker 5.x's snake_case keys), and the
+networks and volumes the services use, named as `docker stack deploy` names them
+(`<stack>_<key>`).  Pure Python: no Pulumi runtime and no resource is declared here.
+
+A compose key that is not supported is refused with a `ComposeError` naming the file, the
+service, the key path, the bad value and what is allowed; it is never ignored.  Variables
+(`${DOMAIN}`...) come only from the mapping the program passes, never from `os.environ`.
+
+What the caller does with the result:
+
+* declare one overlay network per `StackSpec.networks` entry that is not `external` (this
+  includes the implicit `<stack>_default` network of services that name no network) and look up
+  the external ones;
+* attach each service with `ServiceSpec.networks_advanceds(ids)` (or `service_args(ids)`), which
+  gives `[{"id": ..., "aliases": [service key, ...]}]`: by id, never by name (by name the
+  provider diffs on every run).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ha_swarm.apps.compose.interpolate import Variables, interpolate
+from ha_swarm.apps.compose.model import DEFAULT_NETWORK, STACK_LABEL, NetworkRef, StackContext, StackSpec, VolumeRef
+from ha_swarm.apps.compose.service import translate_service
+from ha_swarm.apps.compose.values import OBJECT_NAME, SWARM_NAME, only_supported, pairs
+from ha_swarm.config import checks
+
+TOP_LEVEL_KEYS = ("version", "services", "networks", "volumes")
+NOT_YET_TOP_LEVEL = ("configs", "secrets")
+NETWORK_KEYS = ("driver", "driver_opts", "attachable", "internal", "external", "name", "labels")
+VOLUME_KEYS = ("driver", "driver_opts", "external", "name", "labels")
+
+
+def _external(at: checks.At, path: str, obj: Mapping[str, Any]) -> tuple[bool, str | None]:
+    """`external: true` (with an optional `name:`) or the old `external: {name: x}` form."""
+    raw = obj.get("external", False)
+    name = checks.text(at, checks.join(path, "name"), obj["name"]) if "name" in obj else None
+    if isinstance(raw, Mapping):
+        inner = checks.mapping(at, checks.join(path, "external"), raw)
+        only_supported(at, checks.join(path, "external"), inner, ("name",))
+        name = checks.text(at, checks.join(path, "external.name"), inner["name"]) if "name" in inner else name
+        external = True
+    else:
+        external = checks.boolean(at, checks.join(path, "external"), raw)
+    if external:
+        for key in obj:
+            if key not in ("external", "name") and not key.startswith("x-"):
+                raise at.refuse(checks.join(path, key), obj[key], "nothing else on an external object: only external and name (it exists already)")
+    return external, name
+
+
+def _options(at: checks.At, path: str, value: Any) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(pairs(at, path, value, lambda _key, _path: "").items()))
+
+
+def _stack_labels(at: checks.At, path: str, value: Any, stack: str) -> tuple[tuple[str, str], ...]:
+    labels = pairs(at, path, value, lambda _key, _path: "")
+    return tuple(sorted({**labels, STACK_LABEL: stack}.items()))
+
+
+def _network(at: checks.At, path: str, key: str, raw: Any, stack: str) -> NetworkRef:
+    obj = checks.mapping(at, path, raw)
+    only_supported(at, path, obj, NETWORK_KEYS)
+    external, name = _external(at, path, obj)
+    if external:
+        return NetworkRef(key, name or key, True, None, False, False, (), ())
+    return NetworkRef(
+        key=key,
+        name=name or f"{stack}_{key}",
+        external=False,
+        driver=checks.text(at, checks.join(path, "driver"), obj["driver"]) if "driver" in obj else "overlay",
+        attachable=checks.boolean(at, checks.join(path, "attachable"), obj.get("attachable", False)),
+        internal=checks.boolean(at, checks.join(path, "internal"), obj.get("internal", False)),
+        driver_opts=_options(at, checks.join(path, "driver_opts"), obj.get("driver_opts")),
+        labels=_stack_labels(at, checks.join(path, "labels"), obj.get("labels"), stack),
+    )
+
+
+def _volume(at: checks.At, path: str, key: str, raw: Any, stack: str) -> VolumeRef:
+    obj = checks.mapping(at, path, raw)
+    only_supported(at, path, obj, VOLUME_KEYS)
+    external, name = _external(at, path, obj)
+    if external:
+        return VolumeRef(key, name or key, True, None, (), ())
+    return VolumeRef(
+        key=key,
+        name=name or f"{stack}_{key}",
+        external=False,
+        driver=checks.text(at, checks.join(path, "driver"), obj["driver"]) if "driver" in obj else None,
+        driver_opts=_options(at, checks.join(path, "driver_opts"), obj.get("driver_opts")),
+        labels=_stack_labels(at, checks.join(path, "labels"), obj.get("labels"), stack),
+    )
+
+
+def _declared(at: checks.At, section: str, raw: Any, stack: str, variables: Mapping[str, str], build: Callable[..., Any]) -> dict[str, Any]:
+    declared = {}
+    for key, value in checks.mapping(at, section, raw, "a mapping of names to definitions").items():
+        path = checks.join(section, key)
+        if not OBJECT_NAME.match(key):
+            raise at.refuse(path, value, "a name of letters, digits, '_', '.' or '-'")
+        declared[key] = build(at, path, key, interpolate(value, variables, at, path), stack)
+    return declared
+
+
+def _implicit_default(stack: str) -> NetworkRef:
+    """The network docker stack deploy creates for services that name none."""
+    return NetworkRef(DEFAULT_NETWORK, f"{stack}_{DEFAULT_NETWORK}", False, "overlay", False, False, (), ((STACK_LABEL, stack),))
+
+
+def _check_top_level(at: checks.At, doc: Mapping[str, Any]) -> None:
+    for key, value in doc.items():
+        if key in NOT_YET_TOP_LEVEL:
+            raise at.refuse(key, value, f"{key} are not supported yet (top-level keys: {', '.join(TOP_LEVEL_KEYS)} and x-* extensions)")
+        if key not in TOP_LEVEL_KEYS and not key.startswith("x-"):
+            raise at.refuse(key, value, f"unknown top-level key; allowed: {', '.join(TOP_LEVEL_KEYS)} and x-* extensions")
+
+
+def _used(declared: Mapping[str, Any], used: Iterable[str]) -> list[Any]:
+    wanted = set(used)
+    return [ref for key, ref in declared.items() if key in wanted]
+
+
+def translate(doc: Any, variables: Mapping[str, str], *, file: str, stack_name: str, hints: Mapping[str, str] | None = None) -> StackSpec:
+    """Turn a parsed compose document into the stack's service, network and volume specifications.
+
+    `hints`: for variables that may be missing, how to provide them (said when a file needs one)."""
+    top = checks.in_file(file)
+    if not SWARM_NAME.match(stack_name):
+        raise top.refuse("stack name", stack_name, "letters and digits with '-' or '_' between them (it prefixes every service name)")
+    if not isinstance(doc, Mapping):
+        raise top.refuse("document", doc, "a compose file: a mapping with services (and networks, volumes)")
+    doc = {str(k): v for k, v in doc.items()}
+    _check_top_level(top, doc)
+    variables = Variables({str(k): str(v) for k, v in variables.items()}, hints or {})
+    services = checks.mapping(top, "services", doc.get("services"), "a mapping of service names to definitions")
+    if not services:
+        raise top.refuse("services", doc.get("services"), "at least one service")
+    stack = StackContext(
+        name=stack_name,
+        file=file,
+        base_dir=os.path.abspath(os.path.dirname(file) or "."),
+        variables=variables,
+        networks=_declared(top, "networks", doc.get("networks"), stack_name, variables, _network),
+        volumes=_declared(top, "volumes", doc.get("volumes"), stack_name, variables, _volume),
+    )
+    specs = tuple(translate_service(stack, key, raw) for key, raw in services.items())
+    networks = _used(stack.networks, stack.used_networks)
+    if DEFAULT_NETWORK in stack.used_networks and DEFAULT_NETWORK not in stack.networks:
+        networks.append(_implicit_default(stack_name))
+    return StackSpec(stack_name, file, specs, tuple(networks), tuple(_used(stack.volumes, stack.used_volumes)))
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` merges are fine
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def load_stack(path: Path, variables: Mapping[str, str], *, stack_name: str | None = None, hints: Mapping[str, str] | None = None) -> StackSpec:
+    """Read a compose file; the stack is named `stack_name` or the file's stem (stacks/demo.yml -> demo)."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise checks.in_file(file).refuse("file", file, f"a readable compose file ({error.strerror or error})") from None
+    try:
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise checks.in_file(file).refuse("file", file, "valid YAML: " + " ".join(str(error).split())) from None
+    return translate(doc, variables, file=file, stack_name=stack_name if stack_name is not None else Path(path).stem, hints=hints)

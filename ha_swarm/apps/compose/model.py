@@ -1,0 +1,126 @@
+"""What the translation of a compose file gives: the stack, its services, networks and volumes, as
+`docker stack deploy` would name them; and the context one translation carries.  Plain values: no
+Pulumi runtime here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from ha_swarm.config.checks import Refusal
+
+STACK_LABEL = "com.docker.stack.namespace"  # what `docker stack ls/ps/services` group by
+DEFAULT_NETWORK = "default"
+
+# A refused compose file is the one refusal type of the program (ha_swarm/config/checks.py).
+ComposeError = Refusal
+
+
+@dataclass(frozen=True)
+class NetworkRef:
+    """A network the stack's services use.  `name` is the real Docker name."""
+
+    key: str
+    name: str
+    external: bool
+    driver: str | None  # None for an external network (it exists already)
+    attachable: bool
+    internal: bool
+    driver_opts: tuple[tuple[str, str], ...]
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class VolumeRef:
+    """A named volume the stack's services mount.  Swarm creates it on each node at task start."""
+
+    key: str
+    name: str
+    external: bool
+    driver: str | None
+    driver_opts: tuple[tuple[str, str], ...]
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One compose service, ready for `pulumi_docker.Service(name, **spec.service_args(ids))`."""
+
+    key: str
+    name: str
+    networks: tuple[str, ...]  # compose network keys, in order; see StackSpec.networks
+    network_aliases: tuple[tuple[str, tuple[str, ...]], ...]  # compose `aliases` per network key
+    frozen_args: Mapping[str, Any] = field(repr=False)  # read-only (mapping proxies and tuples)
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The `pulumi_docker.Service` keyword arguments, without `task_spec.networks_advanceds`.
+
+        A fresh copy of plain dicts and lists on each access: changing it changes nothing here.
+        """
+        return thaw(self.frozen_args)
+
+    def aliases(self, network: str) -> tuple[str, ...]:
+        """The DNS aliases on a network: the service key (as docker stack deploy sets it), then compose `aliases`."""
+        extra = dict(self.network_aliases).get(network, ())
+        return (self.key, *(a for a in extra if a != self.key))
+
+    def networks_advanceds(self, network_ids: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """`task_spec.networks_advanceds`, given the network ids (resource `.id` outputs) by compose key."""
+        missing = [k for k in self.networks if k not in network_ids]
+        if missing:
+            raise KeyError(f"service {self.name} needs the id of network(s) {', '.join(missing)}")
+        return [{"id": network_ids[k], "aliases": list(self.aliases(k))} for k in self.networks]
+
+    def service_args(self, network_ids: Mapping[str, Any]) -> dict[str, Any]:
+        """`args` with `task_spec.networks_advanceds` filled in from the network ids."""
+        args = self.args
+        args["task_spec"]["networks_advanceds"] = self.networks_advanceds(network_ids)
+        return args
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    name: str
+    file: str
+    services: tuple[ServiceSpec, ...]
+    networks: tuple[NetworkRef, ...]  # those the services use, including an implicit `default`
+    volumes: tuple[VolumeRef, ...]  # those the services mount
+
+    def service(self, key: str) -> ServiceSpec:
+        return next(s for s in self.services if s.key == key)
+
+    def network(self, key: str) -> NetworkRef:
+        return next(n for n in self.networks if n.key == key)
+
+
+@dataclass
+class StackContext:
+    """The stack being translated: what services may refer to, and what they did refer to."""
+
+    name: str
+    file: str
+    base_dir: str
+    variables: Mapping[str, str]
+    networks: Mapping[str, NetworkRef]
+    volumes: Mapping[str, VolumeRef]
+    used_networks: set[str] = field(default_factory=set)
+    used_volumes: set[str] = field(default_factory=set)
+
+
+def freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value

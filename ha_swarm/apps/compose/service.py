@@ -1,0 +1,159 @@
+"""One compose service turned into the keyword arguments of `pulumi_docker.Service`: the container
+spec, the networks, the ports and the deploy section."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ha_swarm.apps.compose.deploy import deploy_args, endpoint_args
+from ha_swarm.apps.compose.interpolate import interpolate
+from ha_swarm.apps.compose.model import DEFAULT_NETWORK, STACK_LABEL, ServiceSpec, StackContext, freeze
+from ha_swarm.apps.compose.mounts import mount
+from ha_swarm.apps.compose.values import (
+    SWARM_NAME,
+    command_args,
+    duration,
+    label_list,
+    only_supported,
+    pairs,
+    port_specs,
+    strings,
+    user,
+    without_extensions,
+)
+from ha_swarm.config import checks
+
+SERVICE_KEYS = (
+    "image",
+    "command",
+    "entrypoint",
+    "environment",
+    "labels",
+    "ports",
+    "networks",
+    "volumes",
+    "healthcheck",
+    "hostname",
+    "user",
+    "working_dir",
+    "stop_grace_period",
+    "read_only",
+    "init",
+    "deploy",
+)
+HEALTHCHECK_KEYS = ("test", "interval", "timeout", "start_period", "retries", "disable")
+HEALTHCHECK_KINDS = ("NONE", "CMD", "CMD-SHELL")
+
+
+def _service_networks(stack: StackContext, at: checks.At, raw: Any) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    if raw is None or raw == [] or raw == {}:
+        entries: dict[str, Any] = {DEFAULT_NETWORK: None}  # docker stack deploy attaches such services to <stack>_default
+    elif isinstance(raw, list):
+        entries = {}
+        for i, item in enumerate(raw):
+            key = checks.text(at, f"networks[{i}]", item, "a network name declared under the top-level networks:")
+            if key in entries:
+                raise at.refuse(f"networks[{i}]", item, "each network once")
+            entries[key] = None
+    else:
+        entries = dict(checks.mapping(at, "networks", raw, "a list of network names or a mapping of network name to {aliases}"))
+    aliases = []
+    for key, options in entries.items():
+        path = checks.join("networks", key)
+        if key not in stack.networks and key != DEFAULT_NETWORK:
+            declared = ", ".join(stack.networks) or "none"
+            raise at.refuse(path, key, f"references undeclared network {key!r}: declare it under the top-level networks: (declared: {declared})")
+        obj = checks.mapping(at, path, options, "null or a mapping with aliases")
+        only_supported(at, path, obj, ("aliases",))
+        if "aliases" in obj:
+            aliases.append((key, tuple(strings(at, checks.join(path, "aliases"), obj["aliases"], "a list of DNS names"))))
+        stack.used_networks.add(key)
+    return tuple(entries), tuple(aliases)
+
+
+def _healthcheck(at: checks.At, raw: Any) -> dict[str, Any]:
+    obj = checks.mapping(at, "healthcheck", raw)
+    only_supported(at, "healthcheck", obj, HEALTHCHECK_KEYS)
+    if checks.boolean(at, "healthcheck.disable", obj.get("disable", False)):
+        if "test" in obj:
+            raise at.refuse("healthcheck.test", obj["test"], "nothing when disable is true")
+        return {"tests": ["NONE"]}
+    check: dict[str, Any] = {}
+    if "test" in obj:
+        check["tests"] = _health_test(at, obj["test"])
+    for key in ("interval", "timeout", "start_period"):
+        if key in obj:
+            check[key] = duration(at, f"healthcheck.{key}", obj[key])
+    if "retries" in obj:
+        check["retries"] = checks.whole(at, "healthcheck.retries", obj["retries"], 0)
+    return check
+
+
+def _health_test(at: checks.At, value: Any) -> list[str]:
+    if isinstance(value, str):
+        return ["CMD-SHELL", checks.text(at, "healthcheck.test", value, "a shell command or a list starting with CMD, CMD-SHELL or NONE")]
+    test = strings(at, "healthcheck.test", value, "a shell command or a list starting with CMD, CMD-SHELL or NONE")
+    if not test or test[0] not in HEALTHCHECK_KINDS or (test[0] != "NONE" and len(test) < 2):
+        raise at.refuse("healthcheck.test", value, "a list starting with CMD or CMD-SHELL followed by the command, or [NONE]")
+    return test
+
+
+def _environment(stack: StackContext, at: checks.At, raw: Any) -> dict[str, str]:
+    def from_variables(key: str, path: str) -> str:
+        # A bare KEY takes its value from the environment in compose; here, from the program's variables.
+        if key in stack.variables:
+            return stack.variables[key]
+        provided = ", ".join(sorted(stack.variables)) or "none"
+        raise at.refuse(path, key, f"KEY=VALUE; a bare KEY is only allowed for a variable the program provides ({provided})")
+
+    return pairs(at, "environment", raw, from_variables)
+
+
+_CONTAINER_SCALARS: tuple[tuple[str, str, Callable[[checks.At, str, Any], Any]], ...] = (
+    ("hostname", "hostname", checks.text),
+    ("user", "user", user),
+    ("working_dir", "dir", checks.text),
+    ("stop_grace_period", "stop_grace_period", duration),
+    ("read_only", "read_only", checks.boolean),
+    ("init", "init", checks.boolean),
+)
+
+
+def _container_spec(stack: StackContext, at: checks.At, obj: Mapping[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"image": checks.text(at, "image", obj.get("image"), "an image reference such as traefik/whoami:v1.10 (image is required)")}
+    if "command" in obj:
+        spec["args"] = command_args(at, "command", obj["command"])  # compose command -> container args
+    if "entrypoint" in obj:
+        spec["commands"] = command_args(at, "entrypoint", obj["entrypoint"])  # compose entrypoint -> container command
+    if "environment" in obj:
+        spec["env"] = dict(sorted(_environment(stack, at, obj["environment"]).items()))
+    spec["labels"] = label_list({**pairs(at, "labels", obj.get("labels"), lambda _k, _p: ""), STACK_LABEL: stack.name})
+    if "volumes" in obj:
+        spec["mounts"] = [mount(stack, at, f"volumes[{i}]", item) for i, item in enumerate(checks.items(at, "volumes", obj["volumes"]))]
+    if "healthcheck" in obj:
+        spec["healthcheck"] = _healthcheck(at, obj["healthcheck"])
+    for key, out, convert in _CONTAINER_SCALARS:
+        if key in obj:
+            spec[out] = convert(at, key, obj[key])
+    return spec
+
+
+def translate_service(stack: StackContext, key: str, raw: Any) -> ServiceSpec:
+    top = checks.in_file(stack.file)
+    name = f"{stack.name}_{key}"
+    if not SWARM_NAME.match(key) or len(name) > 63:
+        raise top.refuse(
+            checks.join("services", key), key, f"a service name of letters and digits with '-' or '_' between them, {63 - len(stack.name) - 1} characters at most"
+        )
+    at = checks.in_file(stack.file, key)
+    obj = checks.mapping(top, checks.join("services", key), raw, "a mapping of service keys")
+    only_supported(at, "", obj, SERVICE_KEYS)
+    obj = interpolate(without_extensions(obj), stack.variables, at, "")
+    networks, aliases = _service_networks(stack, at, obj.get("networks"))
+    deploy = deploy_args(stack, at, obj.get("deploy"))
+    args: dict[str, Any] = {"name": name, **deploy.service_args, "task_spec": {"container_spec": _container_spec(stack, at, obj), **deploy.task_args}}
+    endpoint_spec = endpoint_args(at, port_specs(at, obj["ports"]) if "ports" in obj else [], deploy.endpoint_mode)
+    if endpoint_spec:
+        args["endpoint_spec"] = endpoint_spec
+    return ServiceSpec(key=key, name=name, networks=networks, network_aliases=aliases, frozen_args=freeze(args))
