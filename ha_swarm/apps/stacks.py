@@ -44,6 +44,8 @@ def load_stacks(paths: Sequence[str], variables: Mapping[str, str]) -> list[Stac
         if not file.is_file():
             raise CONFIG.refuse("stacks", path, f"no such compose file ({file})")
         specs.append(load_stack(file, variables, hints=VARIABLE_HINTS))
+        for warning in specs[-1].warnings:
+            pulumi.log.warn(warning)
     names = [s.name for s in specs]
     for name in names:
         if names.count(name) > 1:

@@ -147,6 +147,7 @@ KITCHEN_SINK = {
     "agent": {
         "image": "alpine:3.20",
         "healthcheck": {"disable": True},
+        "restart": "on-failure:2",
         "ports": [{"target": 9100, "published": 9100, "mode": "host"}],
         "deploy": {"mode": "global", "endpoint_mode": "dnsrr"},
     },
@@ -170,7 +171,7 @@ def test_the_kitchen_sink_uses_every_supported_service_and_deploy_key() -> None:
     from ha_swarm.apps.compose.deploy import DEPLOY_KEYS
     from ha_swarm.apps.compose.service import SERVICE_KEYS
 
-    assert set(SERVICE_KEYS) <= set(KITCHEN_SINK["web"])
+    assert set(SERVICE_KEYS) <= set().union(*KITCHEN_SINK.values())
     assert set(DEPLOY_KEYS) <= set(KITCHEN_SINK["web"]["deploy"])
 
 
@@ -697,8 +698,8 @@ def test_extension_keys_and_version_are_ignored() -> None:
 
 
 def test_unknown_service_key_is_refused() -> None:
-    message = refused_service(app(privileged=True))
-    assert message.startswith(f"{FILE}: service app: privileged = true is refused: unknown or unsupported key; supported keys: image, command")
+    message = refused_service(app(priviledged=True))
+    assert message.startswith(f"{FILE}: service app: priviledged = true is refused: unknown or unsupported key; supported keys: image, command")
 
 
 def test_unknown_deploy_key_is_refused() -> None:
@@ -896,3 +897,81 @@ def test_demo_is_valid_for_docker_stack_config(demo: StackSpec) -> None:
     for service in demo.services:
         assert rendered["services"][service.key]["deploy"]["replicas"] == service.args["mode"]["replicated"]["replicas"]
     assert rendered["services"]["whoami0"]["deploy"]["labels"]["traefik.http.routers.whoami0.rule"] == "Host(`whoami0.example.test`)"
+
+
+# --------------------------------------------------------------------------- what docker stack deploy ignores or refuses
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("build", "."),
+        ("container_name", "web"),
+        ("depends_on", ["db"]),
+        ("links", ["db"]),
+        ("network_mode", "host"),
+        ("privileged", True),
+        ("expose", ["80"]),
+        ("security_opt", ["label:disable"]),
+        ("tmpfs", "/run"),
+    ],
+)
+def test_a_key_docker_stack_deploy_ignores_is_accepted_with_one_warning(key: str, value: Any) -> None:
+    spec = stack({"app": app(**{key: value}), "db": app(**{key: value})})
+    assert spec.services[0].args == stack({"app": app()}).services[0].args, "nothing of the key reaches the service"
+    assert len(spec.warnings) == 1, "one warning per key, not per service"
+    assert spec.warnings[0].startswith(f"{FILE}: {key} is ignored, as docker stack deploy ignores it (service app, db): ")
+
+
+def test_warnings_come_one_per_key_in_key_order() -> None:
+    spec = stack({"app": app(links=["db"], build=".", depends_on=["db"])})
+    assert [w.split(" is ignored")[0] for w in spec.warnings] == [f"{FILE}: build", f"{FILE}: depends_on", f"{FILE}: links"]
+    assert stack({"app": app()}).warnings == ()
+
+
+@pytest.mark.parametrize("key", ["extends", "volumes_from", "volume_driver", "cpu_shares", "mem_limit"])
+def test_a_key_docker_stack_deploy_refuses_is_refused_with_its_advice(key: str) -> None:
+    assert f"{key} = 'x' is refused: nothing: docker stack deploy refuses it too (" in refused_service(app(**{key: "x"}))
+
+
+@pytest.mark.parametrize(
+    ("restart", "policy"),
+    [
+        ("always", {"condition": "any", "delay": "5s", "window": "0s"}),
+        ("unless-stopped", {"condition": "any", "delay": "5s", "window": "0s"}),
+        ("on-failure", {"condition": "on-failure", "delay": "5s", "window": "0s"}),
+        ("on-failure:3", {"condition": "on-failure", "delay": "5s", "window": "0s", "max_attempts": 3}),
+    ],
+)
+def test_restart_maps_to_a_restart_policy_as_docker_stack_deploy_maps_it(restart: str, policy: dict[str, Any]) -> None:
+    spec = stack({"app": app(restart=restart)})
+    assert spec.services[0].args["task_spec"]["restart_policy"] == policy
+    assert spec.warnings == ()
+
+
+def test_restart_no_gives_no_restart_policy() -> None:
+    assert "restart_policy" not in service_args(app(restart="no"))["task_spec"]
+
+
+def test_restart_is_ignored_with_a_warning_when_deploy_restart_policy_is_given() -> None:
+    spec = stack({"app": app(restart="always", deploy={"restart_policy": {"condition": "none"}})})
+    assert spec.services[0].args["task_spec"]["restart_policy"]["condition"] == "none"
+    assert spec.warnings == (
+        f"{FILE}: restart is ignored, as docker stack deploy ignores it (service app): deploy.restart_policy is given, and docker stack deploy then ignores restart",
+    )
+
+
+@pytest.mark.parametrize("restart", ["sometimes", ":3", "on-failure:x", "on-failure:-1"])
+def test_restart_that_docker_refuses_is_refused(restart: str) -> None:
+    assert f"restart = '{restart}' is refused: no, always, unless-stopped or on-failure" in refused_service(app(restart=restart))
+
+
+def test_load_stacks_gives_each_warning_to_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ha_swarm.apps import stacks as stacks_module
+
+    said: list[str] = []
+    monkeypatch.setattr(stacks_module.pulumi.log, "warn", said.append)
+    path = tmp_path / "built.yml"
+    path.write_text("services:\n  app:\n    image: nginx\n    build: .\n    links: [db]\n")
+    stacks_module.load_stacks([str(path)], VARIABLES)
+    assert [line.split(" is ignored")[0] for line in said] == [f"{path}: build", f"{path}: links"]

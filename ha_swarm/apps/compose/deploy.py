@@ -25,6 +25,9 @@ ENDPOINT_MODES = ("vip", "dnsrr")
 RESTART_CONDITIONS = ("none", "on-failure", "any")
 # What swarm uses for a restart policy's delay and window that a stack file leaves out.
 RESTART_DEFAULTS = {"delay": "5s", "window": "0s"}
+# The service key `restart` (docker run's policies) as swarm conditions, as docker stack deploy maps them.
+LEGACY_RESTART = {"always": "any", "unless-stopped": "any", "on-failure": "on-failure"}
+RESTART_ALLOWED = "no, always, unless-stopped or on-failure, optionally with a count of attempts (on-failure:3)"
 UPDATE_FAILURE_ACTIONS = ("continue", "pause", "rollback")
 ROLLBACK_FAILURE_ACTIONS = ("continue", "pause")
 UPDATE_ORDERS = ("stop-first", "start-first")
@@ -114,6 +117,25 @@ def _restart_policy(at: checks.At, raw: Any) -> dict[str, Any]:
     if "max_attempts" in obj:
         policy["max_attempts"] = checks.whole(at, "deploy.restart_policy.max_attempts", obj["max_attempts"], 0)
     return policy
+
+
+def legacy_restart(at: checks.At, value: Any) -> dict[str, Any] | None:
+    """The service key `restart` (no, always, unless-stopped, on-failure[:N]) as docker stack deploy
+    maps it when deploy.restart_policy is not given: always and unless-stopped restart on any exit."""
+    policy = checks.text(at, "restart", value, RESTART_ALLOWED) if value != "" else ""
+    name, sep, count = policy.partition(":")
+    if sep and not name:
+        raise at.refuse("restart", value, RESTART_ALLOWED)
+    if count and not re.fullmatch(r"[+-]?\d+", count):
+        raise at.refuse("restart", value, f"{RESTART_ALLOWED} (the count is a whole number)")
+    attempts = int(count) if count else 0
+    if attempts < 0:
+        raise at.refuse("restart", value, f"{RESTART_ALLOWED} (the count is not negative)")
+    if name in ("", "no"):
+        return None
+    if name not in LEGACY_RESTART:
+        raise at.refuse("restart", value, RESTART_ALLOWED)
+    return {"condition": LEGACY_RESTART[name], **RESTART_DEFAULTS, **({"max_attempts": attempts} if attempts > 0 else {})}
 
 
 def _resources(at: checks.At, raw: Any) -> dict[str, Any]:

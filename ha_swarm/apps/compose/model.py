@@ -88,6 +88,7 @@ class StackSpec:
     services: tuple[ServiceSpec, ...]
     networks: tuple[NetworkRef, ...]  # those the services use, including an implicit `default`
     volumes: tuple[VolumeRef, ...]  # those the services mount
+    warnings: tuple[str, ...] = ()  # what the file asks that docker stack deploy ignores too, one line per key
 
     def service(self, key: str) -> ServiceSpec:
         return next(s for s in self.services if s.key == key)
@@ -108,6 +109,10 @@ class StackContext:
     volumes: Mapping[str, VolumeRef]
     used_networks: set[str] = field(default_factory=set)
     used_volumes: set[str] = field(default_factory=set)
+    ignored: dict[str, list[str]] = field(default_factory=dict)  # an ignored key -> the services that give it
+
+    def ignore(self, key: str, service: str) -> None:
+        self.ignored.setdefault(key, []).append(service)
 
 
 def freeze(value: Any) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ha_swarm.apps.compose.deploy import deploy_args, endpoint_args
+from ha_swarm.apps.compose.deploy import deploy_args, endpoint_args, legacy_restart
 from ha_swarm.apps.compose.interpolate import interpolate
 from ha_swarm.apps.compose.model import DEFAULT_NETWORK, STACK_LABEL, ServiceSpec, StackContext, freeze
 from ha_swarm.apps.compose.mounts import mount
@@ -41,7 +41,42 @@ SERVICE_KEYS = (
     "read_only",
     "init",
     "deploy",
+    "restart",
 )
+# What docker stack deploy ignores (docker/cli's loader lists them as unsupported or deprecated, or
+# its converter never reads them): accepted, as docker accepts them, with one warning per key.
+IGNORED_KEYS = {
+    "build": "swarm services run an image that exists: build and push it first (docker stack deploy ignores build)",
+    "cgroup_parent": "swarm services take no cgroup parent",
+    "cgroupns_mode": "swarm services take no cgroup namespace mode",
+    "container_name": "swarm names the containers of a service itself",
+    "depends_on": "swarm starts services in no particular order; make each one wait for what it needs",
+    "devices": "swarm services cannot map devices",
+    "domainname": "swarm services take no domain name",
+    "expose": "services on the same network reach each other's containers on any port",
+    "external_links": "swarm services reach each other by name on a shared network",
+    "ipc": "swarm services take no IPC mode",
+    "links": "swarm services reach each other by name on a shared network",
+    "mac_address": "swarm services take no MAC address",
+    "network_mode": "swarm services join networks with networks:",
+    "pid": "swarm services take no PID mode",
+    "privileged": "swarm services cannot run privileged (give cap_add instead)",
+    "security_opt": "swarm services take no security options",
+    "shm_size": "swarm services take no /dev/shm size (mount a tmpfs at /dev/shm instead)",
+    "tmpfs": "docker stack deploy does not read the service key tmpfs: mount one with a volumes entry of type: tmpfs",
+    "userns_mode": "swarm services take no user namespace mode",
+}
+# What docker stack deploy refuses ("compose file contains unsupported options"), with its advice.
+FORBIDDEN_KEYS = {
+    "extends": "docker stack deploy does not implement extends",
+    "volume_driver": "define a volume under the top-level volumes: with its driver and mount that",
+    "volumes_from": "define a volume under the top-level volumes: and mount it in each service that shares it",
+    "cpu_quota": "set limits with deploy.resources",
+    "cpu_shares": "set limits with deploy.resources",
+    "cpuset": "set limits with deploy.resources",
+    "mem_limit": "set limits with deploy.resources",
+    "memswap_limit": "set limits with deploy.resources",
+}
 HEALTHCHECK_KEYS = ("test", "interval", "timeout", "start_period", "retries", "disable")
 HEALTHCHECK_KINDS = ("NONE", "CMD", "CMD-SHELL")
 
@@ -148,10 +183,22 @@ def translate_service(stack: StackContext, key: str, raw: Any) -> ServiceSpec:
         )
     at = checks.in_file(stack.file, key)
     obj = checks.mapping(top, checks.join("services", key), raw, "a mapping of service keys")
+    for found in obj:
+        if found in FORBIDDEN_KEYS:
+            raise at.refuse(found, obj[found], f"nothing: docker stack deploy refuses it too ({FORBIDDEN_KEYS[found]})")
+    for found in [k for k in obj if k in IGNORED_KEYS]:
+        stack.ignore(found, key)
+        obj = {k: v for k, v in obj.items() if k != found}
     only_supported(at, "", obj, SERVICE_KEYS)
     obj = interpolate(without_extensions(obj), stack.variables, at, "")
     networks, aliases = _service_networks(stack, at, obj.get("networks"))
     deploy = deploy_args(stack, at, obj.get("deploy"))
+    if "restart" in obj:
+        # docker stack deploy maps `restart` only when deploy.restart_policy is not given.
+        if "restart_policy" in deploy.task_args:
+            stack.ignore("restart", key)
+        elif (policy := legacy_restart(at, obj["restart"])) is not None:
+            deploy.task_args["restart_policy"] = policy
     args: dict[str, Any] = {"name": name, **deploy.service_args, "task_spec": {"container_spec": _container_spec(stack, at, obj), **deploy.task_args}}
     endpoint_spec = endpoint_args(at, port_specs(at, obj["ports"]) if "ports" in obj else [], deploy.endpoint_mode)
     if endpoint_spec:
