@@ -12,7 +12,7 @@ import pulumi_docker as docker
 
 from ha_swarm.apps.compose.load import load_stack
 from ha_swarm.apps.compose.model import StackSpec
-from ha_swarm.config.checks import CONFIG, Refusal, in_file
+from ha_swarm.config.checks import CONFIG, Refusal
 from ha_swarm.config.model import NAMESPACE
 from ha_swarm.ingress.ingress import TRAEFIK_NETWORK
 from ha_swarm.ingress.traefik import SERVICE_REPLACEMENT
@@ -81,11 +81,13 @@ class Stacks(pulumi.ComponentResource):
     def _networks(self, spec: StackSpec, traefik_network: docker.Network, opts: pulumi.ResourceOptions) -> dict[str, docker.Network]:
         found: dict[str, docker.Network] = {}
         for ref in spec.networks:
-            if ref.external:
-                if ref.name != TRAEFIK_NETWORK:
-                    raise in_file(spec.file).refuse(f"networks.{ref.key}", ref.name, f"the only external network is {TRAEFIK_NETWORK}")
+            if ref.external and ref.name == TRAEFIK_NETWORK:
                 found[ref.key] = traefik_network
                 continue
+            if ref.external and ref.name not in self.networks:
+                # Another external network (traefik-public, proxy...): what `docker network create
+                # --driver overlay NAME` does before `docker stack deploy`, once for all the stacks.
+                self.networks[ref.name] = docker.Network(ref.name, name=ref.name, driver="overlay", opts=opts)
             if ref.name not in self.networks:
                 self.networks[ref.name] = docker.Network(
                     ref.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "stacks" / "demo.yml"
 FILE = "stacks/test.yml"
 VARIABLES = {"DOMAIN": "example.test"}
+ENV_FILE = ROOT / "tests" / "unit" / "fixtures" / "compose" / "app.env"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -135,12 +137,15 @@ KITCHEN_SINK = {
         "deploy": {
             "mode": "replicated",
             "replicas": 3,
-            "labels": {"traefik.enable": True},
+            "labels": {"traefik.enable": "true"},
             "placement": {"constraints": ["node.role == worker"], "preferences": [{"spread": "node.labels.zone"}], "max_replicas_per_node": 2},
             "update_config": {"parallelism": 2, "delay": "10s", "failure_action": "rollback", "monitor": "30s", "max_failure_ratio": 0.2, "order": "start-first"},
             "rollback_config": {"parallelism": 1, "delay": "5s", "failure_action": "pause", "monitor": "10s", "max_failure_ratio": 0, "order": "stop-first"},
             "restart_policy": {"condition": "any", "delay": "5s", "max_attempts": 3, "window": "2m"},
-            "resources": {"limits": {"cpus": "0.5", "memory": "512M"}, "reservations": {"cpus": 0.25, "memory": "128M"}},
+            "resources": {
+                "limits": {"cpus": "0.5", "memory": "512M"},
+                "reservations": {"cpus": 0.25, "memory": "128M", "generic_resources": [{"discrete_resource_spec": {"kind": "gpu", "value": 1}}]},
+            },
             "endpoint_mode": "vip",
         },
     },
@@ -148,6 +153,18 @@ KITCHEN_SINK = {
         "image": "alpine:3.20",
         "healthcheck": {"disable": True},
         "restart": "on-failure:2",
+        "env_file": str(ENV_FILE),
+        "logging": {"driver": "json-file", "options": {"max-size": "10m", "max-file": 3}},
+        "extra_hosts": ["db:10.0.0.5", "cache=10.0.0.6"],
+        "dns": ["10.0.0.2"],
+        "dns_search": "example.test",
+        "dns_opt": ["ndots:2"],
+        "cap_add": ["net_admin"],
+        "cap_drop": ["ALL"],
+        "sysctls": {"net.core.somaxconn": 1024},
+        "stop_signal": "SIGQUIT",
+        "isolation": "default",
+        "credential_spec": {"file": "spec.json"},
         "ports": [{"target": 9100, "published": 9100, "mode": "host"}],
         "deploy": {"mode": "global", "endpoint_mode": "dnsrr"},
     },
@@ -238,8 +255,18 @@ def test_environment_list_and_map_forms_become_the_env_map(environment: Any) -> 
     assert container(app(environment=environment))["env"] == {"MODE": "prod", "EMPTY": "", "URL": "http://x/?a=b"}
 
 
-def test_environment_map_values_are_stringified_like_compose() -> None:
-    assert container(app(environment={"N": 4, "ON": True, "RATIO": 0.5}))["env"] == {"N": "4", "ON": "true", "RATIO": "0.5"}
+def test_environment_map_values_are_stringified_like_docker() -> None:
+    assert container(app(environment={"N": 4, "ON": "true", "RATIO": 0.5, "ONE": 1.0, "BIG": 1e6}))["env"] == {
+        "N": "4",
+        "ON": "true",
+        "RATIO": "0.5",
+        "ONE": "1",
+        "BIG": "1e+06",
+    }
+
+
+def test_a_boolean_in_a_mapping_is_refused_as_docker_refuses_it() -> None:
+    assert "environment.ON = true is refused: a string or a number (quote true and false" in refused_service(app(environment={"ON": True}))
 
 
 def test_environment_bare_name_takes_the_value_of_a_provided_variable() -> None:
@@ -293,23 +320,45 @@ def test_short_port_syntax_becomes_an_endpoint_port(short: Any, expected: dict[s
 def test_long_port_syntax_maps_target_published_protocol_and_mode() -> None:
     ports = service_args(app(ports=[{"target": 9100, "published": "9101", "protocol": "udp", "mode": "host"}, {"target": 80}]))["endpoint_spec"]["ports"]
     assert ports == [
-        {"target_port": 9100, "published_port": 9101, "protocol": "udp", "publish_mode": "host"},
         {"target_port": 80, "protocol": "tcp", "publish_mode": "ingress"},
-    ]
+        {"target_port": 9100, "published_port": 9101, "protocol": "udp", "publish_mode": "host"},
+    ], "sorted as docker stack deploy sorts them: published (none first), target, protocol, mode"
 
 
 def test_a_service_without_ports_or_endpoint_mode_has_no_endpoint_spec() -> None:
     assert "endpoint_spec" not in service_args(app())
 
 
-def test_port_range_is_refused() -> None:
-    message = refused_service(app(ports=["8000-8010:8000-8010"]))
-    assert "ports[0] = '8000-8010:8000-8010' is refused" in message
-    assert "port ranges are not supported: list each port" in message
+def port(target: int, published: int | None = None, protocol: str = "tcp") -> dict[str, Any]:
+    return {"target_port": target, "protocol": protocol, "publish_mode": "ingress", **({"published_port": published} if published else {})}
 
 
-def test_port_with_a_host_ip_is_refused() -> None:
-    assert "without a host IP" in refused_service(app(ports=["127.0.0.1:8080:80"]))
+@pytest.mark.parametrize(
+    ("short", "expected"),
+    [
+        ("8000-8002:9000-9002", [port(9000, 8000), port(9001, 8001), port(9002, 8002)]),
+        ("9000-9001", [port(9000), port(9001)]),
+        ("8000-8001:80/udp", [port(80, 8000, "udp"), port(80, 8001, "udp")]),
+        ("0.0.0.0:8080:80", [port(80, 8080)]),
+        (":8080", [port(8080)]),
+    ],
+)
+def test_port_ranges_expand_as_docker_stack_deploy_expands_them(short: str, expected: list[dict[str, Any]]) -> None:
+    spec = stack({"app": app(ports=[short])})
+    assert spec.services[0].args["endpoint_spec"] == {"ports": expected}
+    assert spec.warnings == ()
+
+
+def test_a_port_host_ip_is_ignored_with_a_warning_as_docker_ignores_it() -> None:
+    spec = stack({"app": app(ports=["127.0.0.1:8080:80", "[::1]:53:53/udp"])})
+    assert spec.services[0].args["endpoint_spec"] == {"ports": [port(53, 53, "udp"), port(80, 8080)]}
+    why = "swarm publishes a port on every address of every node (127.0.0.1:8080:80)"
+    assert spec.warnings == (f"{FILE}: ports (a host IP) is ignored, as docker stack deploy ignores it (service app): {why}",)
+
+
+@pytest.mark.parametrize("short", ["8000-8002:9000-9001", "9000-8000", "a:80", "1.2.3:80:80", "80/http"])
+def test_a_port_docker_refuses_is_refused(short: str) -> None:
+    assert f"ports[0] = '{short}' is refused: " in refused_service(app(ports=[short]))
 
 
 def test_unquoted_base60_port_mapping_gets_a_hint() -> None:
@@ -513,7 +562,9 @@ def test_global_mode() -> None:
     assert deploy(mode="global")["mode"] == {"global_": True}
 
 
-@pytest.mark.parametrize("form", [["traefik.enable=true", "traefik.http.routers.x.rule=Host(`x`)"], {"traefik.enable": True, "traefik.http.routers.x.rule": "Host(`x`)"}])
+@pytest.mark.parametrize(
+    "form", [["traefik.enable=true", "traefik.http.routers.x.rule=Host(`x`)"], {"traefik.enable": "true", "traefik.http.routers.x.rule": "Host(`x`)"}]
+)
 def test_deploy_labels_become_the_service_labels_not_the_container_labels(form: Any) -> None:
     args = deploy(labels=form)
     assert labels(args["labels"]) == {"traefik.enable": "true", "traefik.http.routers.x.rule": "Host(`x`)", STACK_LABEL: "test"}
@@ -708,7 +759,7 @@ def test_unknown_deploy_key_is_refused() -> None:
 
 
 def test_unknown_nested_deploy_key_is_refused() -> None:
-    assert "deploy.resources.limits.pids = 10 is refused" in refused_service(app(deploy={"resources": {"limits": {"pids": 10}}}))
+    assert "deploy.resources.limits.threads = 10 is refused: unknown or unsupported key" in refused_service(app(deploy={"resources": {"limits": {"threads": 10}}}))
 
 
 def test_negative_replicas_are_refused() -> None:
@@ -729,7 +780,29 @@ def test_global_mode_with_max_replicas_per_node_is_refused() -> None:
 
 
 def test_unknown_mode_is_refused() -> None:
-    assert "deploy.mode = 'replicated-job' is refused: one of replicated, global" in refused_service(app(deploy={"mode": "replicated-job"}))
+    assert "deploy.mode = 'replicated-service' is refused: one of replicated, global" in refused_service(app(deploy={"mode": "replicated-service"}))
+
+
+@pytest.mark.parametrize("mode", ["replicated-job", "global-job"])
+def test_job_modes_are_refused_saying_the_provider_cannot_set_them(mode: str) -> None:
+    message = refused_service(app(deploy={"mode": mode}))
+    assert f"deploy.mode = '{mode}' is refused: replicated or global: the Docker provider (pulumi_docker.Service) cannot set it to a job" in message
+
+
+def test_pids_limit_is_refused_saying_the_provider_cannot_set_it() -> None:
+    message = refused_service(app(deploy={"resources": {"limits": {"pids": 10}}}))
+    assert "deploy.resources.limits.pids = 10 is refused: nothing: the Docker provider (pulumi_docker.Service) cannot set it" in message
+
+
+def test_generic_resources_become_discrete_resource_specs() -> None:
+    wanted = [{"discrete_resource_spec": {"kind": "gpu", "value": 2}}, {"discrete_resource_spec": {"kind": "ssd", "value": 1}}]
+    reservation = deploy(resources={"reservations": {"generic_resources": wanted}})["task_spec"]["resources"]["reservation"]
+    assert reservation == {"generic_resources": {"discrete_resources_specs": ["gpu=2", "ssd=1"]}}
+
+
+@pytest.mark.parametrize("mode", ["VIP", "Vip", "DNSRR"])
+def test_endpoint_mode_is_read_in_any_case_as_docker_reads_it(mode: str) -> None:
+    assert deploy(endpoint_mode=mode)["endpoint_spec"] == {"mode": mode.lower()}
 
 
 @pytest.mark.parametrize("duration", ["10", "ten seconds", "-5s", "1d", "", 10])
@@ -975,3 +1048,98 @@ def test_load_stacks_gives_each_warning_to_pulumi(tmp_path: Path, monkeypatch: p
     path.write_text("services:\n  app:\n    image: nginx\n    build: .\n    links: [db]\n")
     stacks_module.load_stacks([str(path)], VARIABLES)
     assert [line.split(" is ignored")[0] for line in said] == [f"{path}: build", f"{path}: links"]
+
+
+# --------------------------------------------------------------------------- container keys docker stack deploy converts
+
+
+def test_env_file_is_read_as_docker_reads_it_and_environment_overrides_it() -> None:
+    env = container(app(env_file=str(ENV_FILE), environment=["FROM_FILE=2 "]))["env"]
+    # Taken as written: no quote removal, no ${}; an empty or bare entry takes the program's variable of
+    # that name (docker takes the shell's); a bare KEY nobody provides is left out.
+    assert env == {"DOMAIN": "example.test", "FROM_FILE": "2 ", "INDENTED": "kept ", "QUOTED": '"stays quoted"', "EMPTY": ""}
+
+
+def test_env_file_empty_value_takes_a_provided_variable() -> None:
+    assert container(app(env_file=str(ENV_FILE)), variables={"EMPTY": "from settings"})["env"]["EMPTY"] == "from settings"
+
+
+def test_env_file_is_found_beside_the_compose_file(tmp_path: Path) -> None:
+    (tmp_path / "web.env").write_text("A=1\n")
+    (tmp_path / "stack.yml").write_text("services:\n  app:\n    image: nginx\n    env_file: web.env\n")
+    assert load_stack(tmp_path / "stack.yml", VARIABLES).services[0].args["task_spec"]["container_spec"]["env"] == {"A": "1"}
+
+
+def test_missing_env_file_is_refused() -> None:
+    assert "env_file = 'nowhere.env' is refused: a readable UTF-8 env file, relative to the compose file" in refused_service(app(env_file="nowhere.env"))
+
+
+def test_env_file_line_with_a_spaced_name_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.env"
+    bad.write_text("OK=1\nNOT OK=2\n")
+    assert "line 2 has no variable name, or one with spaces" in refused_service(app(env_file=[str(bad)]))
+
+
+def test_logging_becomes_the_task_log_driver() -> None:
+    args = service_args(app(logging={"driver": "json-file", "options": {"max-size": "10m", "max-file": 3, "unset": None}}))
+    assert args["task_spec"]["log_driver"] == {"name": "json-file", "options": {"max-file": "3", "max-size": "10m"}}
+
+
+def test_logging_without_a_driver_is_refused() -> None:
+    assert "logging.driver = null is refused: a log driver name" in refused_service(app(logging={"options": {"max-size": "1m"}}))
+
+
+@pytest.mark.parametrize("hosts", [["db:10.0.0.5", "v6=[::1]"], {"db": "10.0.0.5", "v6": "::1"}])
+def test_extra_hosts_become_the_container_hosts(hosts: Any) -> None:
+    assert container(app(extra_hosts=hosts))["hosts"] == [{"host": "db", "ip": "10.0.0.5"}, {"host": "v6", "ip": "::1"}]
+
+
+def test_extra_host_without_an_ip_is_refused() -> None:
+    assert "extra_hosts.db = 'db.example' is refused: an IP address" in refused_service(app(extra_hosts=["db:db.example"]))
+
+
+def test_dns_search_and_options_become_the_dns_config() -> None:
+    assert container(app(dns="10.0.0.2", dns_search=["a.test"], dns_opt=["ndots:2"]))["dns_config"] == {
+        "nameservers": ["10.0.0.2"],
+        "searches": ["a.test"],
+        "options": ["ndots:2"],
+    }
+
+
+def test_dns_search_without_dns_is_refused_as_the_provider_needs_a_name_server() -> None:
+    assert "dns_search = 'a.test' is refused: nothing without dns: the Docker provider" in refused_service(app(dns_search="a.test"))
+
+
+def test_dns_that_is_not_an_address_is_refused() -> None:
+    assert "dns[0] = 'resolver' is refused: an IP address of a DNS server" in refused_service(app(dns=["resolver"]))
+
+
+def test_capabilities_are_normalised_as_docker_stack_deploy_sends_them() -> None:
+    spec = container(app(cap_add=["net_admin", "CAP_SYS_TIME", " chown"], cap_drop=["chown", "mknod"]))
+    assert spec["cap_adds"] == ["CAP_CHOWN", "CAP_NET_ADMIN", "CAP_SYS_TIME"]
+    assert spec["cap_drops"] == ["CAP_MKNOD"], "an added capability is not dropped"
+    assert container(app(cap_add=["ALL", "net_admin"]))["cap_adds"] == ["ALL"]
+
+
+def test_sysctls_list_and_map_forms() -> None:
+    assert container(app(sysctls=["net.core.somaxconn=1024"]))["sysctl"] == {"net.core.somaxconn": "1024"}
+    assert container(app(sysctls={"net.ipv4.ip_forward": 1}))["sysctl"] == {"net.ipv4.ip_forward": "1"}
+
+
+def test_stop_signal_isolation_and_credential_spec() -> None:
+    spec = container(app(stop_signal="SIGQUIT", isolation="process", credential_spec={"registry": "spec"}))
+    assert (spec["stop_signal"], spec["isolation"], spec["privileges"]) == ("SIGQUIT", "process", {"credential_spec": {"registry": "spec"}})
+
+
+def test_credential_spec_from_a_config_is_refused() -> None:
+    assert "credential_spec.config = 'cred' is refused: file or registry" in refused_service(app(credential_spec={"config": "cred"}))
+
+
+@pytest.mark.parametrize(("key", "value"), [("ulimits", {"nofile": 1024}), ("tty", True), ("stdin_open", True), ("oom_score_adj", 100)])
+def test_a_key_the_provider_cannot_express_is_refused_saying_so(key: str, value: Any) -> None:
+    assert f"{key} = {json.dumps(value)} is refused: nothing: the Docker provider (pulumi_docker.Service) cannot set it; " in refused_service(app(**{key: value}))
+
+
+def test_healthcheck_start_interval_is_refused_saying_the_provider_cannot_set_it() -> None:
+    message = refused_service(app(healthcheck={"test": "true", "start_interval": "1s"}))
+    assert "healthcheck.start_interval = '1s' is refused: nothing: the Docker provider (pulumi_docker.Service) cannot set it" in message

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ha_swarm.apps.compose.container import PROVIDER
 from ha_swarm.apps.compose.model import STACK_LABEL, StackContext
 from ha_swarm.apps.compose.values import duration, label_list, nano_cpus, only_supported, pairs, size_bytes, strings
 from ha_swarm.config import checks
@@ -21,6 +22,7 @@ RESOURCES_KEYS = ("limits", "reservations")
 RESOURCE_KEYS = ("cpus", "memory")
 
 MODES = ("replicated", "global")
+JOB_MODES = ("replicated-job", "global-job")
 ENDPOINT_MODES = ("vip", "dnsrr")
 RESTART_CONDITIONS = ("none", "on-failure", "any")
 # What swarm uses for a restart policy's delay and window that a stack file leaves out.
@@ -36,6 +38,8 @@ _CONSTRAINT = re.compile(r"^\s*\S+\s*(==|!=)\s*\S.*$")
 
 
 def _mode(at: checks.At, obj: Mapping[str, Any]) -> dict[str, Any]:
+    if obj.get("mode") in JOB_MODES:
+        raise at.refuse("deploy.mode", obj["mode"], f"replicated or global: {PROVIDER} to a job (run the job with docker service create --mode {obj['mode']})")
     mode = checks.choice(at, "deploy.mode", obj.get("mode", "replicated"), MODES)
     if mode == "global":
         if "replicas" in obj:
@@ -138,6 +142,20 @@ def legacy_restart(at: checks.At, value: Any) -> dict[str, Any] | None:
     return {"condition": LEGACY_RESTART[name], **RESTART_DEFAULTS, **({"max_attempts": attempts} if attempts > 0 else {})}
 
 
+def _generic_resources(at: checks.At, path: str, raw: Any) -> dict[str, list[str]]:
+    """reservations.generic_resources ({discrete_resource_spec: {kind, value}}) as the provider's KIND=VALUE."""
+    specs = []
+    for i, item in enumerate(checks.items(at, path, raw, "a list of {discrete_resource_spec: {kind, value}}")):
+        entry = checks.mapping(at, f"{path}[{i}]", item)
+        only_supported(at, f"{path}[{i}]", entry, ("discrete_resource_spec",))
+        spec_path = f"{path}[{i}].discrete_resource_spec"
+        spec = checks.mapping(at, spec_path, entry.get("discrete_resource_spec"))
+        only_supported(at, spec_path, spec, ("kind", "value"))
+        kind = checks.text(at, f"{spec_path}.kind", spec.get("kind"), "a resource kind such as gpu")
+        specs.append(f"{kind}={checks.whole(at, f'{spec_path}.value', spec.get('value'), 0)}")
+    return {"discrete_resources_specs": specs}
+
+
 def _resources(at: checks.At, raw: Any) -> dict[str, Any]:
     obj = checks.mapping(at, "deploy.resources", raw)
     only_supported(at, "deploy.resources", obj, RESOURCES_KEYS)
@@ -146,8 +164,12 @@ def _resources(at: checks.At, raw: Any) -> dict[str, Any]:
         if key in obj:
             path = f"deploy.resources.{key}"
             amounts = checks.mapping(at, path, obj[key])
-            only_supported(at, path, amounts, RESOURCE_KEYS)
+            if key == "limits" and "pids" in amounts:
+                raise at.refuse(f"{path}.pids", amounts["pids"], f"nothing: {PROVIDER} (a limit of processes); leave it out")
+            only_supported(at, path, amounts, RESOURCE_KEYS if key == "limits" else (*RESOURCE_KEYS, "generic_resources"))
             resources[out] = {}
+            if "generic_resources" in amounts:
+                resources[out]["generic_resources"] = _generic_resources(at, f"{path}.generic_resources", amounts["generic_resources"])
             if "cpus" in amounts:
                 resources[out]["nano_cpus"] = nano_cpus(at, f"{path}.cpus", amounts["cpus"])
             if "memory" in amounts:
@@ -178,8 +200,13 @@ def deploy_args(stack: StackContext, at: checks.At, raw: Any) -> Deploy:
         task_args["restart_policy"] = _restart_policy(at, obj["restart_policy"])
     if "resources" in obj:
         task_args["resources"] = _resources(at, obj["resources"])
-    endpoint_mode = checks.choice(at, "deploy.endpoint_mode", obj["endpoint_mode"], ENDPOINT_MODES) if "endpoint_mode" in obj else None
+    # docker stack deploy lower-cases the endpoint mode (VIP is vip).
+    endpoint_mode = checks.choice(at, "deploy.endpoint_mode", _lower(obj["endpoint_mode"]), ENDPOINT_MODES) if "endpoint_mode" in obj else None
     return Deploy(service_args, task_args, endpoint_mode)
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def endpoint_args(at: checks.At, ports: list[dict[str, Any]], endpoint_mode: str | None) -> dict[str, Any] | None:

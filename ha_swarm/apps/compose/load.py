@@ -32,7 +32,7 @@ import yaml
 
 from ha_swarm.apps.compose.interpolate import Variables, interpolate
 from ha_swarm.apps.compose.model import DEFAULT_NETWORK, STACK_LABEL, NetworkRef, StackContext, StackSpec, VolumeRef
-from ha_swarm.apps.compose.service import IGNORED_KEYS, translate_service
+from ha_swarm.apps.compose.service import translate_service
 from ha_swarm.apps.compose.values import OBJECT_NAME, SWARM_NAME, only_supported, pairs
 from ha_swarm.config import checks
 
@@ -164,8 +164,7 @@ def translate(doc: Any, variables: Mapping[str, str], *, file: str, stack_name: 
 def _warnings(stack: StackContext) -> tuple[str, ...]:
     """One line per ignored key, as `docker stack deploy` warns once per key ("Ignoring unsupported options")."""
     lines = []
-    for key, services in sorted(stack.ignored.items()):
-        why = IGNORED_KEYS.get(key, "deploy.restart_policy is given, and docker stack deploy then ignores restart")
+    for key, (why, services) in sorted(stack.ignored.items()):
         lines.append(f"{stack.file}: {key} is ignored, as docker stack deploy ignores it (service {', '.join(services)}): {why}")
     return tuple(lines)
 

@@ -109,10 +109,13 @@ class StackContext:
     volumes: Mapping[str, VolumeRef]
     used_networks: set[str] = field(default_factory=set)
     used_volumes: set[str] = field(default_factory=set)
-    ignored: dict[str, list[str]] = field(default_factory=dict)  # an ignored key -> the services that give it
+    ignored: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # an ignored key -> why, and the services that give it
 
-    def ignore(self, key: str, service: str) -> None:
-        self.ignored.setdefault(key, []).append(service)
+    def ignore(self, key: str, service: str, why: str) -> None:
+        """Note KEY of SERVICE as ignored, as docker stack deploy ignores it: one warning per key."""
+        services = self.ignored.setdefault(key, (why, []))[1]
+        if service not in services:
+            services.append(service)
 
 
 def freeze(value: Any) -> Any:

@@ -6,6 +6,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ha_swarm.apps.compose.container import (
+    CONTAINER_KEYS,
+    NOT_EXPRESSIBLE,
+    PROVIDER,
+    capabilities,
+    credential_spec,
+    dns_config,
+    environment,
+    extra_hosts,
+    logging,
+    not_expressible,
+    sysctls,
+)
 from ha_swarm.apps.compose.deploy import deploy_args, endpoint_args, legacy_restart
 from ha_swarm.apps.compose.interpolate import interpolate
 from ha_swarm.apps.compose.model import DEFAULT_NETWORK, STACK_LABEL, ServiceSpec, StackContext, freeze
@@ -42,6 +55,7 @@ SERVICE_KEYS = (
     "init",
     "deploy",
     "restart",
+    *CONTAINER_KEYS,
 )
 # What docker stack deploy ignores (docker/cli's loader lists them as unsupported or deprecated, or
 # its converter never reads them): accepted, as docker accepts them, with one warning per key.
@@ -77,7 +91,7 @@ FORBIDDEN_KEYS = {
     "mem_limit": "set limits with deploy.resources",
     "memswap_limit": "set limits with deploy.resources",
 }
-HEALTHCHECK_KEYS = ("test", "interval", "timeout", "start_period", "retries", "disable")
+HEALTHCHECK_KEYS = ("test", "interval", "timeout", "start_period", "retries", "disable", "start_interval")
 HEALTHCHECK_KINDS = ("NONE", "CMD", "CMD-SHELL")
 
 
@@ -114,6 +128,8 @@ def _healthcheck(at: checks.At, raw: Any) -> dict[str, Any]:
         if "test" in obj:
             raise at.refuse("healthcheck.test", obj["test"], "nothing when disable is true")
         return {"tests": ["NONE"]}
+    if "start_interval" in obj:
+        raise at.refuse("healthcheck.start_interval", obj["start_interval"], f"nothing: {PROVIDER}; leave it out (checks then run every interval from the start)")
     check: dict[str, Any] = {}
     if "test" in obj:
         check["tests"] = _health_test(at, obj["test"])
@@ -134,17 +150,6 @@ def _health_test(at: checks.At, value: Any) -> list[str]:
     return test
 
 
-def _environment(stack: StackContext, at: checks.At, raw: Any) -> dict[str, str]:
-    def from_variables(key: str, path: str) -> str:
-        # A bare KEY takes its value from the environment in compose; here, from the program's variables.
-        if key in stack.variables:
-            return stack.variables[key]
-        provided = ", ".join(sorted(stack.variables)) or "none"
-        raise at.refuse(path, key, f"KEY=VALUE; a bare KEY is only allowed for a variable the program provides ({provided})")
-
-    return pairs(at, "environment", raw, from_variables)
-
-
 _CONTAINER_SCALARS: tuple[tuple[str, str, Callable[[checks.At, str, Any], Any]], ...] = (
     ("hostname", "hostname", checks.text),
     ("user", "user", user),
@@ -152,6 +157,8 @@ _CONTAINER_SCALARS: tuple[tuple[str, str, Callable[[checks.At, str, Any], Any]],
     ("stop_grace_period", "stop_grace_period", duration),
     ("read_only", "read_only", checks.boolean),
     ("init", "init", checks.boolean),
+    ("stop_signal", "stop_signal", checks.text),
+    ("isolation", "isolation", checks.text),
 )
 
 
@@ -161,8 +168,9 @@ def _container_spec(stack: StackContext, at: checks.At, obj: Mapping[str, Any]) 
         spec["args"] = command_args(at, "command", obj["command"])  # compose command -> container args
     if "entrypoint" in obj:
         spec["commands"] = command_args(at, "entrypoint", obj["entrypoint"])  # compose entrypoint -> container command
-    if "environment" in obj:
-        spec["env"] = dict(sorted(_environment(stack, at, obj["environment"]).items()))
+    env = environment(stack, at, obj)
+    if env is not None:
+        spec["env"] = env
     spec["labels"] = label_list({**pairs(at, "labels", obj.get("labels"), lambda _k, _p: ""), STACK_LABEL: stack.name})
     if "volumes" in obj:
         spec["mounts"] = [mount(stack, at, f"volumes[{i}]", item) for i, item in enumerate(checks.items(at, "volumes", obj["volumes"]))]
@@ -171,6 +179,15 @@ def _container_spec(stack: StackContext, at: checks.At, obj: Mapping[str, Any]) 
     for key, out, convert in _CONTAINER_SCALARS:
         if key in obj:
             spec[out] = convert(at, key, obj[key])
+    if "extra_hosts" in obj:
+        spec["hosts"] = extra_hosts(at, obj["extra_hosts"])
+    if (dns := dns_config(at, obj)) is not None:
+        spec["dns_config"] = dns
+    spec.update(capabilities(at, obj))
+    if "sysctls" in obj:
+        spec["sysctl"] = sysctls(at, obj["sysctls"])
+    if "credential_spec" in obj:
+        spec["privileges"] = {"credential_spec": credential_spec(at, obj["credential_spec"])}
     return spec
 
 
@@ -186,8 +203,10 @@ def translate_service(stack: StackContext, key: str, raw: Any) -> ServiceSpec:
     for found in obj:
         if found in FORBIDDEN_KEYS:
             raise at.refuse(found, obj[found], f"nothing: docker stack deploy refuses it too ({FORBIDDEN_KEYS[found]})")
+        if found in NOT_EXPRESSIBLE:
+            raise not_expressible(at, found, obj[found])
     for found in [k for k in obj if k in IGNORED_KEYS]:
-        stack.ignore(found, key)
+        stack.ignore(found, key, IGNORED_KEYS[found])
         obj = {k: v for k, v in obj.items() if k != found}
     only_supported(at, "", obj, SERVICE_KEYS)
     obj = interpolate(without_extensions(obj), stack.variables, at, "")
@@ -196,11 +215,17 @@ def translate_service(stack: StackContext, key: str, raw: Any) -> ServiceSpec:
     if "restart" in obj:
         # docker stack deploy maps `restart` only when deploy.restart_policy is not given.
         if "restart_policy" in deploy.task_args:
-            stack.ignore("restart", key)
+            stack.ignore("restart", key, "deploy.restart_policy is given, and docker stack deploy then ignores restart")
         elif (policy := legacy_restart(at, obj["restart"])) is not None:
             deploy.task_args["restart_policy"] = policy
     args: dict[str, Any] = {"name": name, **deploy.service_args, "task_spec": {"container_spec": _container_spec(stack, at, obj), **deploy.task_args}}
-    endpoint_spec = endpoint_args(at, port_specs(at, obj["ports"]) if "ports" in obj else [], deploy.endpoint_mode)
+    if "logging" in obj:
+        args["task_spec"]["log_driver"] = logging(at, obj["logging"])
+
+    def ignored_ip(port: str) -> None:
+        stack.ignore("ports (a host IP)", key, f"swarm publishes a port on every address of every node ({port})")
+
+    endpoint_spec = endpoint_args(at, port_specs(at, obj["ports"], ignored_ip) if "ports" in obj else [], deploy.endpoint_mode)
     if endpoint_spec:
         args["endpoint_spec"] = endpoint_spec
     return ServiceSpec(key=key, name=name, networks=networks, network_aliases=aliases, frozen_args=freeze(args))

@@ -3,6 +3,7 @@ commands and ports, as `docker stack deploy` reads them and as the Docker provid
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +15,7 @@ from ha_swarm.config import checks
 PORT_KEYS = ("target", "published", "protocol", "mode")
 PROTOCOLS = ("tcp", "udp", "sctp")
 PUBLISH_MODES = ("ingress", "host")
+PORT_ALLOWED = 'a port: "80", "8080:80", "8000-8010:8000-8010", "53:53/udp" or the long syntax {target, published, protocol, mode}'
 
 # Swarm service names (swarmkit): letters and digits, '-' or '_' between them, at most 63 characters.
 SWARM_NAME = re.compile(r"^[a-zA-Z0-9](?:[-_]*[a-zA-Z0-9]+)*$")
@@ -55,14 +57,52 @@ def pairs(at: checks.At, path: str, value: Any, bare: Callable[[str, str], str])
     if isinstance(value, list):
         for i, item in enumerate(value):
             item_path = f"{path}[{i}]"
-            text = checks.text(at, item_path, item, "KEY=VALUE (a string)")
-            key, sep, rest = text.partition("=")
+            if not isinstance(item, str):
+                raise at.refuse(item_path, item, "KEY=VALUE (a string)")
+            key, sep, rest = item.partition("=")  # not trimmed: docker keeps the spaces of a list entry
             result[_pair_key(at, item_path, key, item)] = rest if sep else bare(key, item_path)
         return result
     for key, item in checks.mapping(at, path, value, "a list of KEY=VALUE or a mapping of KEY: VALUE").items():
         item_path = checks.join(path, key)
-        result[_pair_key(at, item_path, key, item)] = bare(key, item_path) if item is None else checks.scalar_text(at, item_path, item)
+        result[_pair_key(at, item_path, key, item)] = bare(key, item_path) if item is None else go_text(at, item_path, item)
     return result
+
+
+def go_text(at: checks.At, path: str, value: Any, what: str = "a string or a number (quote true and false: docker stack deploy refuses a boolean here)") -> str:
+    """A string or number of a compose mapping as docker's loader writes it (Go's fmt.Sprint: 1.0 -> 1,
+    1e6 -> 1e+06).  A boolean is refused, as docker's schema refuses it (string, number or null)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return go_float(value)
+    raise at.refuse(path, value, what)
+
+
+def go_float(value: float) -> str:
+    """Go's %v of a float64 (strconv's %g, shortest digits): the exponent form when the exponent is
+    below -4 or 6 and more (1e+06, 1.5e-05), else plain (100000, 0.0001)."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    text = "".join(map(str, digits)) or "0"
+    point = len(text) + int(exponent)  # the decimal point's place among the digits
+    power = point - 1
+    if value == 0:
+        return "-0" if sign else "0"
+    if power < -4 or power >= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        body = f"{mantissa}e{'-' if power < 0 else '+'}{abs(power):02d}"
+    elif point <= 0:
+        body = "0." + "0" * -point + text
+    elif point >= len(text):
+        body = text + "0" * (point - len(text))
+    else:
+        body = text[:point] + "." + text[point:]
+    return ("-" if sign else "") + body
 
 
 def _pair_key(at: checks.At, path: str, key: str, value: Any) -> str:
@@ -157,31 +197,58 @@ def nano_cpus(at: checks.At, path: str, value: Any) -> int:
 # --------------------------------------------------------------------------- service: ports
 
 
-def _port_number(at: checks.At, path: str, value: Any) -> int:
+def _port_number(at: checks.At, path: str, value: Any, item: Any = None) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        hint = " (quote HOST:CONTAINER mappings: YAML reads an unquoted 8080:53 as a base-60 number)" if isinstance(value, int) and value > 65535 else ""
-        raise at.refuse(path, value, f"a port number from 1 to 65535{hint}")
+        hint = " (quote HOST:CONTAINER mappings: YAML 1.1 reads an unquoted 8080:53 as a base-60 number)" if isinstance(value, int) and value > 65535 else ""
+        raise at.refuse(path, value if item is None else item, f"a port number from 1 to 65535{hint}")
     return value
 
 
-def _port(at: checks.At, path: str, item: Any) -> dict[str, Any]:
-    if isinstance(item, Mapping):
-        return _long_port(at, path, checks.mapping(at, path, item))
-    if isinstance(item, int) and not isinstance(item, bool):
-        return {"target_port": _port_number(at, path, item), "protocol": "tcp", "publish_mode": "ingress"}
-    text = checks.text(at, path, item, 'a port: "80", "8080:80", "53:53/udp" or the long syntax {target, published, protocol, mode}')
-    ports, _, protocol = text.partition("/")
-    if "-" in ports:
-        raise at.refuse(path, item, 'a single port such as "8080:80" (port ranges are not supported: list each port)')
-    parts = ports.split(":")
-    if len(parts) > 2:
-        raise at.refuse(path, item, '"PUBLISHED:TARGET[/PROTOCOL]" without a host IP (swarm publishes on every address of every node)')
-    port = {"target_port": _port_number(at, path, parts[-1]), "protocol": checks.choice(at, path, protocol or "tcp", PROTOCOLS), "publish_mode": "ingress"}
-    if len(parts) == 2:
-        port["published_port"] = _port_number(at, path, parts[0])
-    return port
+def _port_range(at: checks.At, path: str, text: str, item: Any) -> list[int]:
+    start, sep, end = text.partition("-")
+    first = _port_number(at, path, start, item)
+    last = _port_number(at, path, end, item) if sep else first
+    if last < first:
+        raise at.refuse(path, item, "a port range from low to high, such as 8000-8010")
+    return list(range(first, last + 1))
+
+
+def _short_ports(at: checks.At, path: str, item: Any, ignored_ip: Callable[[str], None]) -> list[dict[str, Any]]:
+    """[IP:][PUBLISHED:]TARGET[/PROTOCOL], each port a range or not, as docker stack deploy reads it: a
+    range of targets takes a range of published ports as long; a single target with a range of
+    published ports is published on each; a host IP is ignored (swarm listens on every address)."""
+    text = str(item) if isinstance(item, int) and not isinstance(item, bool) else checks.text(at, path, item, PORT_ALLOWED)
+    spec, _, protocol = text.partition("/")
+    protocol = protocol.lower() or "tcp"
+    if protocol not in PROTOCOLS:
+        raise at.refuse(path, item, f"{PORT_ALLOWED} (protocol one of {', '.join(PROTOCOLS)})")
+    ip = ""
+    if spec.startswith("["):  # [v6 address]:published:target
+        ip, sep, spec = spec[1:].partition("]:")
+        if not sep:
+            raise at.refuse(path, item, PORT_ALLOWED)
+    elif spec.count(":") == 2:
+        ip, _, spec = spec.partition(":")
+    published_text, _, target_text = spec.rpartition(":")
+    if ":" in published_text:
+        raise at.refuse(path, item, PORT_ALLOWED)
+    targets = _port_range(at, path, target_text, item)
+    published = _port_range(at, path, published_text, item) if published_text else []
+    if ip:
+        try:
+            if not ipaddress.ip_address(ip).is_unspecified:
+                ignored_ip(text)
+        except ValueError:
+            raise at.refuse(path, item, f"{PORT_ALLOWED} (the host IP is an IP address)") from None
+    if published and len(published) != len(targets) and len(targets) > 1:
+        raise at.refuse(path, item, "as many published ports as target ports")
+    ports = []
+    for i, target in enumerate(targets):
+        for port in published[i : i + 1] if len(published) == len(targets) else published or [None]:
+            ports.append({"target_port": target, "protocol": protocol, "publish_mode": "ingress", **({"published_port": port} if port else {})})
+    return ports
 
 
 def _long_port(at: checks.At, path: str, obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,8 +265,15 @@ def _long_port(at: checks.At, path: str, obj: Mapping[str, Any]) -> dict[str, An
     return port
 
 
-def port_specs(at: checks.At, raw: Any) -> list[dict[str, Any]]:
-    return [_port(at, f"ports[{i}]", item) for i, item in enumerate(checks.items(at, "ports", raw))]
+def port_specs(at: checks.At, raw: Any, ignored_ip: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The endpoint's ports, sorted as docker stack deploy sorts them (published, target, protocol, mode)."""
+    ports: list[dict[str, Any]] = []
+    for i, item in enumerate(checks.items(at, "ports", raw)):
+        if isinstance(item, Mapping):
+            ports.append(_long_port(at, f"ports[{i}]", checks.mapping(at, f"ports[{i}]", item)))
+        else:
+            ports.extend(_short_ports(at, f"ports[{i}]", item, ignored_ip))
+    return sorted(ports, key=lambda p: (p.get("published_port", 0), p["target_port"], p["protocol"], p["publish_mode"]))
 
 
 def command_args(at: checks.At, path: str, value: Any) -> list[str]:
