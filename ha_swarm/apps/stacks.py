@@ -12,6 +12,7 @@ import pulumi_docker as docker
 
 from ha_swarm.apps.compose.load import load_stack
 from ha_swarm.apps.compose.model import StackSpec
+from ha_swarm.apps.compose.resources import declare_objects
 from ha_swarm.config.checks import CONFIG, Refusal
 from ha_swarm.config.model import NAMESPACE
 from ha_swarm.ingress.ingress import TRAEFIK_NETWORK
@@ -66,13 +67,15 @@ class Stacks(pulumi.ComponentResource):
         super().__init__("ha-swarm:stacks:Stacks", name, None, opts)
         self.services: dict[str, docker.Service] = {}
         self.networks: dict[str, docker.Network] = {}
+        self.objects: dict[str, pulumi.CustomResource] = {}  # configs and secrets, by versioned Docker name
         on_swarm = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
         for spec in specs:
             networks = self._networks(spec, traefik_network, on_swarm)
+            objects = declare_objects(spec, self.objects, on_swarm)
             for service in spec.services:
                 self.services[service.name] = docker.Service(
                     service.name,
-                    **service.service_args({k: networks[k].id for k in service.networks}),
+                    **service.service_args({k: networks[k].id for k in service.networks}, objects),
                     converge_config=CONVERGE,
                     opts=pulumi.ResourceOptions.merge(on_swarm, pulumi.ResourceOptions(depends_on=list(networks.values()), **SERVICE_REPLACEMENT)),
                 )

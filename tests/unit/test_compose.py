@@ -165,6 +165,8 @@ KITCHEN_SINK = {
         "stop_signal": "SIGQUIT",
         "isolation": "default",
         "credential_spec": {"file": "spec.json"},
+        "configs": [{"source": "site", "target": "/etc/site.conf", "uid": "1", "gid": "2", "mode": 0o440}],
+        "secrets": ["token"],
         "ports": [{"target": 9100, "published": 9100, "mode": "host"}],
         "deploy": {"mode": "global", "endpoint_mode": "dnsrr"},
     },
@@ -173,15 +175,20 @@ KITCHEN_NETWORKS = {"front": {"driver": "overlay", "attachable": True}, "back": 
 KITCHEN_VOLUMES = {"cache": None, "data": {"driver": "local", "driver_opts": {"type": "nfs"}, "labels": {"backup": "daily"}}}
 
 
+KITCHEN_CONFIGS = {"site": {"file": str(ENV_FILE.parent / "site.conf")}}
+KITCHEN_SECRETS = {"token": {"file": str(ENV_FILE.parent / "token.txt")}}
+
+
 def kitchen_sink() -> StackSpec:
-    return stack(KITCHEN_SINK, networks=KITCHEN_NETWORKS, volumes=KITCHEN_VOLUMES)
+    return stack(KITCHEN_SINK, networks=KITCHEN_NETWORKS, volumes=KITCHEN_VOLUMES, configs=KITCHEN_CONFIGS, secrets=KITCHEN_SECRETS)
 
 
 def test_every_emitted_key_exists_in_the_pulumi_docker_args_dicts() -> None:
     for spec in (kitchen_sink(), load_stack(DEMO, VARIABLES)):
         for service in spec.services:
             ids = {key: f"id-of-{key}" for key in service.networks}
-            assert_pulumi_docker_shape(service.service_args(ids), *_service_args_annotations(), service.name)
+            objects = {(o.kind, o.key): (f"id-of-{o.key}", o.versioned_name) for o in (*spec.configs, *spec.secrets)}
+            assert_pulumi_docker_shape(service.service_args(ids, objects), *_service_args_annotations(), service.name)
 
 
 def test_the_kitchen_sink_uses_every_supported_service_and_deploy_key() -> None:
@@ -734,13 +741,9 @@ def test_malformed_interpolation_is_refused(text: str) -> None:
 
 def test_unknown_top_level_key_is_refused() -> None:
     message = refused({"app": app()}, extras={"a": 1})
-    assert message == f'{FILE}: extras = {{"a": 1}} is refused: unknown top-level key; allowed: version, services, networks, volumes and x-* extensions'
-
-
-@pytest.mark.parametrize("key", ["configs", "secrets"])
-def test_configs_and_secrets_are_refused_for_now(key: str) -> None:
-    assert f"{FILE}: {key} = " in refused({"app": app()}, **{key: {"x": {"file": "./x"}}})
-    assert f"{key} are not supported yet" in refused({"app": app()}, **{key: {"x": {"file": "./x"}}})
+    assert message == (
+        f'{FILE}: extras = {{"a": 1}} is refused: unknown top-level key; allowed: version, services, networks, volumes, configs, secrets and x-* extensions'
+    )
 
 
 def test_extension_keys_and_version_are_ignored() -> None:

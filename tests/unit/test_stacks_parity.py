@@ -26,3 +26,40 @@ def test_an_external_network_of_any_name_is_created_once_as_a_swarm_overlay_for_
     assert len(shared) == 1, "one network for every stack that names it"
     assert shared[0].inputs["driver"] == "overlay"
     assert network_ids(p, "one_web") == network_ids(p, "two_web") == ["traefik-public-id", "traefik-net-id"]
+
+
+def objects_stack(tmp_path: Path, content: str = "listen 80;\n") -> Path:
+    (tmp_path / "site.conf").write_text(content)
+    (tmp_path / "token.txt").write_text("s3cr3t\n")
+    path = tmp_path / "objects.yml"
+    path.write_text(
+        "services:\n  web:\n    image: nginx\n    configs: [{source: site, target: /etc/site.conf}]\n    secrets: [token]\n"
+        "configs:\n  site:\n    file: ./site.conf\nsecrets:\n  token:\n    file: ./token.txt\n"
+    )
+    return path
+
+
+def test_configs_and_secrets_are_declared_with_versioned_names_and_used_by_id(tmp_path: Path) -> None:
+    p = run_program(base_config(stacks=[str(objects_stack(tmp_path))]))
+    config, secret = p.named("objects_site"), p.named("objects_token")
+    assert config.type == "docker:index/serviceConfig:ServiceConfig"
+    assert secret.type == "docker:index/secret:Secret"
+    assert config.inputs["name"].startswith("objects_site-") and secret.inputs["name"].startswith("objects_token-")
+    spec = p.named("objects_web").inputs["taskSpec"]["containerSpec"]
+    assert spec["configs"] == [
+        {"configId": "objects_site-id", "configName": config.inputs["name"], "fileName": "/etc/site.conf", "fileUid": "0", "fileGid": "0", "fileMode": 0o444}
+    ]
+    assert spec["secrets"][0]["secretId"] == "objects_token-id"
+    assert p.depends_on(p.named("objects_web"), secret)
+
+
+def test_secret_data_is_a_pulumi_secret_end_to_end(tmp_path: Path) -> None:
+    p = run_program(base_config(stacks=[str(objects_stack(tmp_path))]))
+    assert "data" in p.named("objects_token").secret_inputs
+    assert "data" not in p.named("objects_site").secret_inputs
+
+
+def test_a_new_content_gives_a_new_name_under_the_same_resource(tmp_path: Path) -> None:
+    first = run_program(base_config(stacks=[str(objects_stack(tmp_path, "one"))])).named("objects_site").inputs["name"]
+    second = run_program(base_config(stacks=[str(objects_stack(tmp_path, "two"))])).named("objects_site").inputs["name"]
+    assert first != second, "the name changes with the content: Pulumi replaces the config, creating the new one first"

@@ -31,13 +31,13 @@ from typing import Any
 import yaml
 
 from ha_swarm.apps.compose.interpolate import Variables, interpolate
-from ha_swarm.apps.compose.model import DEFAULT_NETWORK, STACK_LABEL, NetworkRef, StackContext, StackSpec, VolumeRef
+from ha_swarm.apps.compose.model import DEFAULT_NETWORK, STACK_LABEL, FileObject, NetworkRef, StackContext, StackSpec, VolumeRef
+from ha_swarm.apps.compose.objects import KINDS, declared_objects
 from ha_swarm.apps.compose.service import translate_service
 from ha_swarm.apps.compose.values import OBJECT_NAME, SWARM_NAME, only_supported, pairs
 from ha_swarm.config import checks
 
-TOP_LEVEL_KEYS = ("version", "services", "networks", "volumes")
-NOT_YET_TOP_LEVEL = ("configs", "secrets")
+TOP_LEVEL_KEYS = ("version", "services", "networks", "volumes", "configs", "secrets")
 NETWORK_KEYS = ("driver", "driver_opts", "attachable", "internal", "external", "name", "labels")
 VOLUME_KEYS = ("driver", "driver_opts", "external", "name", "labels")
 
@@ -120,8 +120,6 @@ def _implicit_default(stack: str) -> NetworkRef:
 
 def _check_top_level(at: checks.At, doc: Mapping[str, Any]) -> None:
     for key, value in doc.items():
-        if key in NOT_YET_TOP_LEVEL:
-            raise at.refuse(key, value, f"{key} are not supported yet (top-level keys: {', '.join(TOP_LEVEL_KEYS)} and x-* extensions)")
         if key not in TOP_LEVEL_KEYS and not key.startswith("x-"):
             raise at.refuse(key, value, f"unknown top-level key; allowed: {', '.join(TOP_LEVEL_KEYS)} and x-* extensions")
 
@@ -131,10 +129,22 @@ def _used(declared: Mapping[str, Any], used: Iterable[str]) -> list[Any]:
     return [ref for key, ref in declared.items() if key in wanted]
 
 
-def translate(doc: Any, variables: Mapping[str, str], *, file: str, stack_name: str, hints: Mapping[str, str] | None = None) -> StackSpec:
-    """Turn a parsed compose document into the stack's service, network and volume specifications.
+def translate(
+    doc: Any,
+    variables: Mapping[str, str],
+    *,
+    file: str,
+    stack_name: str,
+    hints: Mapping[str, str] | None = None,
+    external: Mapping[str, Mapping[str, bytes]] | None = None,
+    digest_key: bytes = b"",
+) -> StackSpec:
+    """Turn a parsed compose document into the stack's service, network, volume, config and secret
+    specifications.
 
-    `hints`: for variables that may be missing, how to provide them (said when a file needs one)."""
+    `hints`: for variables that may be missing, how to provide them (said when a file needs one).
+    `external`: the content of external configs and secrets, by kind and Docker name (from the settings).
+    `digest_key`: the key of the digests in secrets' names."""
     top = checks.in_file(file)
     if not SWARM_NAME.match(stack_name):
         raise top.refuse("stack name", stack_name, "letters and digits with '-' or '_' between them (it prefixes every service name)")
@@ -154,11 +164,16 @@ def translate(doc: Any, variables: Mapping[str, str], *, file: str, stack_name: 
         networks=_declared(top, "networks", doc.get("networks"), stack_name, variables, _network),
         volumes=_declared(top, "volumes", doc.get("volumes"), stack_name, variables, _volume),
     )
+    for kind in KINDS:
+        raw = interpolate(doc.get(kind), variables, top, kind)
+        stack.objects[kind] = declared_objects(stack, top, kind, raw, (external or {}).get(kind, {}), digest_key)
     specs = tuple(translate_service(stack, key, raw) for key, raw in services.items())
     networks = _used(stack.networks, stack.used_networks)
     if DEFAULT_NETWORK in stack.used_networks and DEFAULT_NETWORK not in stack.networks:
         networks.append(_implicit_default(stack_name))
-    return StackSpec(stack_name, file, specs, tuple(networks), tuple(_used(stack.volumes, stack.used_volumes)), _warnings(stack))
+    configs, secrets = (tuple(o for o in stack.objects[kind].values() if isinstance(o, FileObject)) for kind in KINDS)
+    volumes = tuple(_used(stack.volumes, stack.used_volumes))
+    return StackSpec(stack_name, file, specs, tuple(networks), volumes, _warnings(stack), configs, secrets)
 
 
 def _warnings(stack: StackContext) -> tuple[str, ...]:
@@ -188,7 +203,15 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
-def load_stack(path: Path, variables: Mapping[str, str], *, stack_name: str | None = None, hints: Mapping[str, str] | None = None) -> StackSpec:
+def load_stack(
+    path: Path,
+    variables: Mapping[str, str],
+    *,
+    stack_name: str | None = None,
+    hints: Mapping[str, str] | None = None,
+    external: Mapping[str, Mapping[str, bytes]] | None = None,
+    digest_key: bytes = b"",
+) -> StackSpec:
     """Read a compose file; the stack is named `stack_name` or the file's stem (stacks/demo.yml -> demo)."""
     file = str(path)
     try:
@@ -199,4 +222,5 @@ def load_stack(path: Path, variables: Mapping[str, str], *, stack_name: str | No
         doc = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
         raise checks.in_file(file).refuse("file", file, "valid YAML: " + " ".join(str(error).split())) from None
-    return translate(doc, variables, file=file, stack_name=stack_name if stack_name is not None else Path(path).stem, hints=hints)
+    name = stack_name if stack_name is not None else Path(path).stem
+    return translate(doc, variables, file=file, stack_name=name, hints=hints, external=external, digest_key=digest_key)

@@ -45,6 +45,31 @@ class VolumeRef:
 
 
 @dataclass(frozen=True)
+class FileObject:
+    """A config or a secret the program creates.  `name` is the Docker name the file gives it (or
+    docker stack deploy would); `versioned_name` adds the digest of its content."""
+
+    kind: str  # "configs" or "secrets"
+    key: str
+    name: str
+    versioned_name: str
+    data: bytes = field(repr=False)
+    labels: tuple[tuple[str, str], ...]
+    secret: bool
+
+
+@dataclass(frozen=True)
+class ObjectMount:
+    """A service's use of a config or secret: the file it appears as, its owner and mode."""
+
+    key: str  # the top-level configs:/secrets: key
+    file_name: str
+    uid: str
+    gid: str
+    mode: int
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One compose service, ready for `pulumi_docker.Service(name, **spec.service_args(ids))`."""
 
@@ -53,6 +78,8 @@ class ServiceSpec:
     networks: tuple[str, ...]  # compose network keys, in order; see StackSpec.networks
     network_aliases: tuple[tuple[str, tuple[str, ...]], ...]  # compose `aliases` per network key
     frozen_args: Mapping[str, Any] = field(repr=False)  # read-only (mapping proxies and tuples)
+    configs: tuple[ObjectMount, ...] = ()
+    secrets: tuple[ObjectMount, ...] = ()
 
     @property
     def args(self) -> dict[str, Any]:
@@ -74,11 +101,29 @@ class ServiceSpec:
             raise KeyError(f"service {self.name} needs the id of network(s) {', '.join(missing)}")
         return [{"id": network_ids[k], "aliases": list(self.aliases(k))} for k in self.networks]
 
-    def service_args(self, network_ids: Mapping[str, Any]) -> dict[str, Any]:
-        """`args` with `task_spec.networks_advanceds` filled in from the network ids."""
+    def service_args(self, network_ids: Mapping[str, Any], objects: Mapping[tuple[str, str], tuple[Any, Any]] | None = None) -> dict[str, Any]:
+        """`args` with `task_spec.networks_advanceds` filled in from the network ids, and the container's
+        configs and secrets from `objects`: (kind, key) -> (resource id, Docker name)."""
         args = self.args
         args["task_spec"]["networks_advanceds"] = self.networks_advanceds(network_ids)
+        for kind, mounts in (("configs", self.configs), ("secrets", self.secrets)):
+            if mounts:
+                args["task_spec"]["container_spec"][kind] = [self._object(kind, m, objects or {}) for m in mounts]
         return args
+
+    def _object(self, kind: str, mount: ObjectMount, objects: Mapping[tuple[str, str], tuple[Any, Any]]) -> dict[str, Any]:
+        if (kind, mount.key) not in objects:
+            raise KeyError(f"service {self.name} needs the id of {kind[:-1]} {mount.key}")
+        object_id, name = objects[(kind, mount.key)]
+        field_name = kind[:-1]  # config_id / secret_id
+        return {
+            f"{field_name}_id": object_id,
+            f"{field_name}_name": name,
+            "file_name": mount.file_name,
+            "file_uid": mount.uid,
+            "file_gid": mount.gid,
+            "file_mode": mount.mode,
+        }
 
 
 @dataclass(frozen=True)
@@ -89,6 +134,8 @@ class StackSpec:
     networks: tuple[NetworkRef, ...]  # those the services use, including an implicit `default`
     volumes: tuple[VolumeRef, ...]  # those the services mount
     warnings: tuple[str, ...] = ()  # what the file asks that docker stack deploy ignores too, one line per key
+    configs: tuple[FileObject, ...] = ()  # every config the file declares (docker creates them all), and the external ones in use
+    secrets: tuple[FileObject, ...] = ()
 
     def service(self, key: str) -> ServiceSpec:
         return next(s for s in self.services if s.key == key)
@@ -109,6 +156,8 @@ class StackContext:
     volumes: Mapping[str, VolumeRef]
     used_networks: set[str] = field(default_factory=set)
     used_volumes: set[str] = field(default_factory=set)
+    objects: dict[str, dict[str, Any]] = field(default_factory=lambda: {"configs": {}, "secrets": {}})  # FileObject, or an external one without content
+    used_objects: dict[str, set[str]] = field(default_factory=lambda: {"configs": set(), "secrets": set()})
     ignored: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # an ignored key -> why, and the services that give it
 
     def ignore(self, key: str, service: str, why: str) -> None:

@@ -23,6 +23,7 @@ from ha_swarm.apps.compose.deploy import deploy_args, endpoint_args, legacy_rest
 from ha_swarm.apps.compose.interpolate import interpolate
 from ha_swarm.apps.compose.model import DEFAULT_NETWORK, STACK_LABEL, ServiceSpec, StackContext, freeze
 from ha_swarm.apps.compose.mounts import mount
+from ha_swarm.apps.compose.objects import object_mounts
 from ha_swarm.apps.compose.values import (
     SWARM_NAME,
     command_args,
@@ -55,6 +56,8 @@ SERVICE_KEYS = (
     "init",
     "deploy",
     "restart",
+    "configs",
+    "secrets",
     *CONTAINER_KEYS,
 )
 # What docker stack deploy ignores (docker/cli's loader lists them as unsupported or deprecated, or
@@ -228,4 +231,5 @@ def translate_service(stack: StackContext, key: str, raw: Any) -> ServiceSpec:
     endpoint_spec = endpoint_args(at, port_specs(at, obj["ports"], ignored_ip) if "ports" in obj else [], deploy.endpoint_mode)
     if endpoint_spec:
         args["endpoint_spec"] = endpoint_spec
-    return ServiceSpec(key=key, name=name, networks=networks, network_aliases=aliases, frozen_args=freeze(args))
+    objects = {kind: object_mounts(stack, at, kind, obj[kind]) if kind in obj else () for kind in ("configs", "secrets")}
+    return ServiceSpec(key=key, name=name, networks=networks, network_aliases=aliases, frozen_args=freeze(args), configs=objects["configs"], secrets=objects["secrets"])
