@@ -14,7 +14,7 @@ from ha_swarm.apps.compose.load import load_stack
 from ha_swarm.apps.compose.model import StackSpec
 from ha_swarm.apps.compose.resources import declare_objects
 from ha_swarm.config.checks import CONFIG, Refusal
-from ha_swarm.config.model import NAMESPACE
+from ha_swarm.config.model import NAMESPACE, StackEntry
 from ha_swarm.ingress.ingress import TRAEFIK_NETWORK
 from ha_swarm.ingress.traefik import SERVICE_REPLACEMENT
 
@@ -37,21 +37,40 @@ def stack_variables(domain: str, extra: Sequence[tuple[str, str]] = (), provided
     return {**dict(extra), **dict(provided), "DOMAIN": domain}
 
 
-def load_stacks(paths: Sequence[str], variables: Mapping[str, str]) -> list[StackSpec]:
-    """Read and translate every compose file before any resource is declared."""
+def load_stacks(entries: Sequence[StackEntry], variables: Mapping[str, str], digest_key: bytes = b"") -> list[StackSpec]:
+    """Read and translate every compose file before any resource is declared.  An entry's own
+    variables go over VARIABLES; `digest_key` keys the digests in secrets' names."""
     specs = []
-    for path in paths:
-        file = Path(path) if Path(path).is_absolute() else PROJECT_DIR / path
+    for i, entry in enumerate(entries):
+        file = _project_path(entry.file)
         if not file.is_file():
-            raise CONFIG.refuse("stacks", path, f"no such compose file ({file})")
-        specs.append(load_stack(file, variables, hints=VARIABLE_HINTS))
-        for warning in specs[-1].warnings:
+            raise CONFIG.refuse("stacks", entry.file, f"no such compose file ({file})")
+        external = {kind: _contents(f"stacks[{i}].{kind}", getattr(entry, kind)) for kind in ("configs", "secrets")}
+        spec = load_stack(file, {**variables, **dict(entry.variables)}, stack_name=entry.name, hints=VARIABLE_HINTS, external=external, digest_key=digest_key)
+        specs.append(spec)
+        for warning in spec.warnings:
             pulumi.log.warn(warning)
     names = [s.name for s in specs]
     for name in names:
         if names.count(name) > 1:
-            raise Refusal(f"config {NAMESPACE}:stacks = {list(paths)!r} is refused: two files make the stack {name!r}")
+            files = [entry.file for entry in entries]
+            raise Refusal(f"config {NAMESPACE}:stacks = {files!r} is refused: two files make the stack {name!r} (give one a name: stacks: [{{file, name}}])")
     return specs
+
+
+def _project_path(path: str) -> Path:
+    return Path(path) if Path(path).is_absolute() else PROJECT_DIR / path
+
+
+def _contents(key: str, files: Sequence[tuple[str, str]]) -> dict[str, bytes]:
+    """The content of external configs or secrets, from the files the settings name."""
+    contents = {}
+    for name, path in files:
+        try:
+            contents[name] = _project_path(path).read_bytes()
+        except OSError as error:
+            raise CONFIG.refuse(f"{key}.{name}", path, f"a readable file, relative to the project ({error.strerror or error})") from None
+    return contents
 
 
 class Stacks(pulumi.ComponentResource):

@@ -18,6 +18,7 @@ from pulumi_docker import _inputs as docker_inputs
 
 from ha_swarm.apps.compose.load import load_stack, translate
 from ha_swarm.apps.compose.model import STACK_LABEL, ComposeError, StackSpec
+from ha_swarm.config.model import StackEntry
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "stacks" / "demo.yml"
@@ -1049,7 +1050,7 @@ def test_load_stacks_gives_each_warning_to_pulumi(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(stacks_module.pulumi.log, "warn", said.append)
     path = tmp_path / "built.yml"
     path.write_text("services:\n  app:\n    image: nginx\n    build: .\n    links: [db]\n")
-    stacks_module.load_stacks([str(path)], VARIABLES)
+    stacks_module.load_stacks([StackEntry(str(path))], VARIABLES)
     assert [line.split(" is ignored")[0] for line in said] == [f"{path}: build", f"{path}: links"]
 
 

@@ -63,3 +63,31 @@ def test_a_new_content_gives_a_new_name_under_the_same_resource(tmp_path: Path) 
     first = run_program(base_config(stacks=[str(objects_stack(tmp_path, "one"))])).named("objects_site").inputs["name"]
     second = run_program(base_config(stacks=[str(objects_stack(tmp_path, "two"))])).named("objects_site").inputs["name"]
     assert first != second, "the name changes with the content: Pulumi replaces the config, creating the new one first"
+
+
+def test_a_stack_entry_names_the_stack_and_gives_it_its_own_domain(tmp_path: Path) -> None:
+    path = tmp_path / "docker-compose.traefik.yml"
+    path.write_text('services:\n  web:\n    image: nginx\n    deploy:\n      labels: ["rule=Host(`${DOMAIN}`)"]\n')
+    p = run_program(base_config(stacks=["stacks/demo.yml", {"file": str(path), "name": "edge", "variables": {"DOMAIN": "edge.example"}}]))
+    labels = {item["label"]: item["value"] for item in p.named("edge_web").inputs["labels"]}
+    assert labels["rule"] == "Host(`edge.example`)"
+    demo = {item["label"]: item["value"] for item in p.named("demo_whoami0").inputs["labels"]}
+    assert demo["traefik.http.routers.whoami0.rule"] == "Host(`whoami0.traefik`)", "the other stacks keep the global domain"
+
+
+def test_an_external_secret_is_created_from_the_file_the_settings_name(tmp_path: Path) -> None:
+    (tmp_path / "cert.pem").write_text("PEM")
+    path = tmp_path / "shop.yml"
+    path.write_text("services:\n  web:\n    image: nginx\n    secrets: [revprox_cert]\nsecrets:\n  revprox_cert:\n    external: true\n")
+    p = run_program(base_config(stacks=[{"file": str(path), "secrets": {"revprox_cert": str(tmp_path / "cert.pem")}}]))
+    secret = p.named("revprox_cert")
+    assert secret.inputs["name"].startswith("revprox_cert-") and "data" in secret.secret_inputs
+
+
+def test_a_secret_name_digest_is_keyed_by_the_settings(tmp_path: Path) -> None:
+    from tests.support.mocks import TEST_PRIVATE_KEY
+
+    first = run_program(base_config(stacks=[str(objects_stack(tmp_path))])).named("objects_token").inputs["name"]
+    again = run_program(base_config(stacks=[str(objects_stack(tmp_path))])).named("objects_token").inputs["name"]
+    other = run_program(base_config(stacks=[str(objects_stack(tmp_path))], sshPrivateKey=TEST_PRIVATE_KEY + "\n# other")).named("objects_token").inputs["name"]
+    assert first == again != other
