@@ -12,7 +12,7 @@ import pulumi_docker as docker
 
 from ha_swarm.apps.compose.load import load_stack
 from ha_swarm.apps.compose.model import StackSpec
-from ha_swarm.apps.compose.resources import declare_objects
+from ha_swarm.apps.compose.resources import declare_objects, network_ipam
 from ha_swarm.config.checks import CONFIG, Refusal
 from ha_swarm.config.model import NAMESPACE, StackEntry
 from ha_swarm.ingress.ingress import TRAEFIK_NETWORK
@@ -119,6 +119,7 @@ class Stacks(pulumi.ComponentResource):
                     internal=ref.internal,
                     options=dict(ref.driver_opts) or None,
                     labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in ref.labels],
+                    **network_ipam(ref),
                     opts=opts,
                 )
             found[ref.key] = self.networks[ref.name]

@@ -695,13 +695,39 @@ def image_with(text: str, variables: dict[str, str]) -> str:
         ("${IMAGE:-nginx:1.27}", {"IMAGE": "httpd"}, "httpd"),
         ("x${EMPTY-default}y", {"EMPTY": ""}, "xy"),
         ("${IMAGE-nginx}", {}, "nginx"),
-        ("${IMAGE:-${FALLBACK:-nginx}}", {}, "nginx"),
-        ("${IMAGE:+custom}", {"IMAGE": "x"}, "custom"),
+        ("${IMAGE:-${FALLBACK:-nginx}}", {}, "${FALLBACK:-nginx}"),
+        ("${P:-$2y$05$abc}", {}, "$2y$05$abc"),
+        ("${Q-$$x}", {}, "$$x"),
+        ("$IMAGE-x y", {"IMAGE": "nginx"}, "nginx"),
+        ("$IMAGE-x y", {}, "x y"),
         ("${IMAGE:?must be set}", {"IMAGE": "nginx"}, "nginx"),
     ],
 )
 def test_interpolation_of_variables_and_defaults(text: str, variables: dict[str, str], expected: str) -> None:
     assert image_with(text, variables) == expected
+
+
+def test_alternative_values_are_refused_as_docker_refuses_them() -> None:
+    assert "is refused: '$' followed by a variable name or {...}" in refused_service(app(image="${IMAGE:+custom}"), variables={"IMAGE": "x"})
+
+
+def test_a_required_message_with_a_hyphen_is_the_message() -> None:
+    assert "variable X: set-me" in refused_service(app(image="${X:?set-me}"))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [("read_only", "${RO}", True), ("read_only", "${OFF}", False), ("deploy", {"replicas": "${N}"}, {"replicated": {"replicas": 3}})],
+)
+def test_substituted_values_are_cast_as_docker_casts_them(key: str, value: Any, expected: Any) -> None:
+    args = stack({"app": app(**{key: value})}, variables={"RO": "yes", "OFF": "off", "N": "3"}).services[0].args
+    assert (args["mode"] if key == "deploy" else args["task_spec"]["container_spec"][key]) == expected
+
+
+def test_a_substituted_value_docker_cannot_cast_is_refused() -> None:
+    assert "read_only = '${RO}' is refused: a value of the type docker casts it to (bool), not 'maybe'" in refused_service(
+        app(read_only="${RO}"), variables={"RO": "maybe"}
+    )
 
 
 def test_double_dollar_is_a_literal_dollar() -> None:
@@ -846,8 +872,17 @@ def test_update_order_must_be_start_first_or_stop_first() -> None:
     assert "one of stop-first, start-first" in refused_service(app(deploy={"update_config": {"order": "random"}}))
 
 
-def test_failure_ratio_with_more_than_one_decimal_is_refused() -> None:
-    assert "deploy.update_config.max_failure_ratio = 0.25 is refused" in refused_service(app(deploy={"update_config": {"max_failure_ratio": 0.25}}))
+def test_failure_ratio_with_more_than_one_decimal_is_given_as_is_with_a_warning() -> None:
+    spec = stack({"app": app(deploy={"update_config": {"max_failure_ratio": 0.25}})})
+    assert spec.services[0].args["update_config"]["max_failure_ratio"] == "0.25"
+    assert spec.warnings == (
+        f"{FILE}: deploy.update_config.max_failure_ratio (service app): 0.25 is given as is, but the Docker provider reads it back with one decimal "
+        "and shows a change on every preview; give one decimal",
+    )
+
+
+def test_failure_ratio_above_one_is_refused() -> None:
+    assert "deploy.update_config.max_failure_ratio = 1.5 is refused: a number from 0 to 1" in refused_service(app(deploy={"update_config": {"max_failure_ratio": 1.5}}))
 
 
 def test_restart_condition_must_be_known() -> None:
@@ -1147,3 +1182,45 @@ def test_a_key_the_provider_cannot_express_is_refused_saying_so(key: str, value:
 def test_healthcheck_start_interval_is_refused_saying_the_provider_cannot_set_it() -> None:
     message = refused_service(app(healthcheck={"test": "true", "start_interval": "1s"}))
     assert "healthcheck.start_interval = '1s' is refused: nothing: the Docker provider (pulumi_docker.Service) cannot set it" in message
+
+
+# --------------------------------------------------------------------------- YAML as docker reads it
+
+
+def loaded_env(tmp_path: Path, lines: str) -> dict[str, str]:
+    path = tmp_path / "yaml12.yml"
+    path.write_text("services:\n  app:\n    image: nginx\n    environment:\n" + lines)
+    return load_stack(path, VARIABLES).services[0].args["task_spec"]["container_spec"]["env"]
+
+
+def test_yaml_1_1_words_and_base_60_stay_strings_as_docker_reads_them(tmp_path: Path) -> None:
+    env = loaded_env(tmp_path, "      A: yes\n      B: off\n      C: 1:30\n      D: Y\n      E: ~/x\n")
+    assert env == {"A": "yes", "B": "off", "C": "1:30", "D": "Y", "E": "~/x"}
+
+
+def test_numbers_are_read_as_go_reads_them_and_written_as_go_prints_them(tmp_path: Path) -> None:
+    # Facts from `docker stack config` (docker 28.2.2) on the same file.
+    env = loaded_env(
+        tmp_path,
+        "      B: 0o17\n      C: +1\n      D: 1e3\n      E: .5\n      F: 0x1F\n      I: 1.0\n      L: 1000000.0\n      M: 0b101\n"
+        "      O: -0\n      P: 0.1\n      Q: 1_0.5\n      R: 0777\n      S: 1_000\n",
+    )
+    assert env == {"B": "15", "C": "1", "D": "1000", "E": "0.5", "F": "31", "I": "1", "L": "1e+06", "M": "5", "O": "0", "P": "0.1", "Q": "10.5", "R": "511", "S": "1000"}
+
+
+def test_dates_are_written_as_go_prints_a_time(tmp_path: Path) -> None:
+    env = loaded_env(tmp_path, "      A: 2001-01-01\n      J: 2001-01-01T10:00:00Z\n      K: 2001-01-01t10:00:00.500+02:00\n")
+    assert env == {"A": "2001-01-01 00:00:00 +0000 UTC", "J": "2001-01-01 10:00:00 +0000 UTC", "K": "2001-01-01 10:00:00.5 +0200 +0200"}
+
+
+def test_true_is_a_boolean_and_refused_where_docker_refuses_one(tmp_path: Path) -> None:
+    with pytest.raises(ComposeError, match=r"environment\.T = true is refused"):
+        loaded_env(tmp_path, "      T: TRUE\n")
+
+
+def test_an_unquoted_port_mapping_is_a_string(tmp_path: Path) -> None:
+    path = tmp_path / "ports.yml"
+    path.write_text("services:\n  app:\n    image: nginx\n    ports:\n      - 888:8080\n")
+    assert load_stack(path, VARIABLES).services[0].args["endpoint_spec"]["ports"] == [
+        {"target_port": 8080, "published_port": 888, "protocol": "tcp", "publish_mode": "ingress"}
+    ]

@@ -3,8 +3,12 @@ networks of any name, configs and secrets, and every file of the corpus of real 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
+
+from ha_swarm.config.checks import Refusal
 from tests.support.mocks import Program, base_config, run_program
 
 NETWORK = "docker:index/network:Network"
@@ -91,3 +95,101 @@ def test_a_secret_name_digest_is_keyed_by_the_settings(tmp_path: Path) -> None:
     again = run_program(base_config(stacks=[str(objects_stack(tmp_path))])).named("objects_token").inputs["name"]
     other = run_program(base_config(stacks=[str(objects_stack(tmp_path))], sshPrivateKey=TEST_PRIVATE_KEY + "\n# other")).named("objects_token").inputs["name"]
     assert first == again != other
+
+
+# --------------------------------------------------------------------------- the corpus of real stack files
+
+CORPUS = Path("/work/shared/compose-corpus")
+STAND_INS = Path(__file__).resolve().parent / "fixtures" / "corpus"
+# What the files read from the shell (${EMAIL}, ...) and HOME (for ~), given as settings.
+CORPUS_VARIABLES = {"EMAIL": "ops@example.test", "USERNAME": "admin", "HASHED_PASSWORD": "$apr1$x$y", "ADMIN_USER": "admin", "HOME": "/home/swarm"}
+ATSEA_SECRETS = {name: str(STAND_INS / "atsea" / name) for name in ("postgres_password", "staging_token", "revprox_key", "revprox_cert")}
+# file -> (stack name, services, stand-ins folder, settings of the entry)
+CORPUS_FILES = {
+    "docker__awesome-compose__minecraft__compose.yaml": ("minecraft", 1, None, {}),
+    "docker__cli__e2e__stack__testdata__full-stack.yml": ("full", 2, None, {}),
+    "dockersamples__atsea-sample-shop-app__docker-stack.yml": ("atsea", 5, None, {"secrets": ATSEA_SECRETS}),
+    "dockersamples__example-voting-app__docker-stack.yml": ("vote", 5, None, {}),
+    "swarmpit__swarmpit__docker-compose.yml": ("swarmpit", 4, None, {}),
+    "tiangolo__dockerswarm.rocks__docs__portainer.yml": ("portainer", 2, None, {}),
+    "tiangolo__dockerswarm.rocks__docs__swarmpit.yml": ("swarmpit2", 4, None, {}),
+    "tiangolo__dockerswarm.rocks__docs__swarmprom.yml": ("swarmprom", 7, "swarmprom", {}),
+    "tiangolo__dockerswarm.rocks__docs__thelounge.yml": ("thelounge", 1, None, {}),
+    "tiangolo__dockerswarm.rocks__docs__traefik-host-v1.yml": ("traefik-host-v1", 3, None, {}),
+    "tiangolo__dockerswarm.rocks__docs__traefik-host.yml": ("traefik-host", 1, None, {}),
+    "tiangolo__dockerswarm.rocks__docs__traefik-v1.yml": ("traefik-v1", 3, None, {}),
+    "tiangolo__dockerswarm.rocks__docs__traefik-v3.yml": ("traefik-v3", 1, None, {}),
+    "tiangolo__dockerswarm.rocks__docs__traefik.yml": ("traefik", 1, None, {}),
+}
+
+
+def corpus_entry(tmp_path: Path, file: str) -> dict[str, object]:
+    """The corpus file, byte for byte, in a folder with the stand-ins of the files it names."""
+    name, _, stand_ins, settings = CORPUS_FILES[file]
+    folder = tmp_path / name
+    if stand_ins:
+        shutil.copytree(STAND_INS / stand_ins, folder)
+    folder.mkdir(exist_ok=True)
+    copy = folder / file
+    copy.write_bytes((CORPUS / file).read_bytes())
+    return {"file": str(copy), "name": name, **settings}
+
+
+def test_the_corpus_lists_every_file_of_the_shared_corpus() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip("no shared corpus here")
+    assert sorted(p.name for p in CORPUS.glob("*.y*ml")) == sorted(CORPUS_FILES)
+
+
+@pytest.mark.parametrize("file", sorted(CORPUS_FILES))
+def test_every_corpus_file_deploys_under_mocks_with_settings_alone(tmp_path: Path, file: str) -> None:
+    if not (CORPUS / file).is_file():
+        pytest.skip("no shared corpus here")
+    name, services, _, _ = CORPUS_FILES[file]
+    entry = corpus_entry(tmp_path, file)
+    p = run_program(base_config(stacks=[entry], stackVariables=CORPUS_VARIABLES))
+    deployed = [r for r in p.of_type(SERVICE) if r.inputs["name"].startswith(f"{name}_")]
+    assert len(deployed) == services
+    assert Path(str(entry["file"])).read_bytes() == (CORPUS / file).read_bytes(), "the file is not edited"
+
+
+NOT_DEPLOYABLE = {
+    # docker creates the secrets first and fails on secret4, which has no file (it reads the compose
+    # file's folder: "is a directory"); undefined volumes and networks would come after.
+    "docker__cli__cli__compose__loader__full-example.yml": ("full-example", "secrets.secret4 = "),
+    # docker's daemon: "invalid mount config for type volume: invalid mount path: 'volume1' mount path must be absolute".
+    "docker__cli__e2e__stack__testdata__stack-with-named-resources.yml": (
+        "named-resources",
+        "service web: volumes[0] = 'volume1' is refused: an absolute path inside the container as the mount target",
+    ),
+}
+
+
+@pytest.mark.parametrize("file", sorted(NOT_DEPLOYABLE))
+def test_the_not_deployable_corpus_files_are_refused_where_docker_fails(tmp_path: Path, file: str) -> None:
+    source = CORPUS / "not-deployable" / file
+    if not source.is_file():
+        pytest.skip("no shared corpus here")
+    stand_ins, expected = NOT_DEPLOYABLE[file]
+    folder = tmp_path / "stack"
+    shutil.copytree(STAND_INS / stand_ins, folder)
+    (folder / file).write_bytes(source.read_bytes())
+    with pytest.raises(Refusal) as info:
+        run_program(base_config(stacks=[{"file": str(folder / file), "name": "nd"}], stackVariables=CORPUS_VARIABLES))
+    assert expected in str(info.value)
+
+
+def test_network_ipam_reaches_the_network_as_docker_stack_deploy_creates_it(tmp_path: Path) -> None:
+    path = tmp_path / "ipam.yml"
+    path.write_text(
+        "services:\n  web:\n    image: nginx\n    networks: [back]\nnetworks:\n  back:\n    ipam:\n      driver: default\n      config:\n        - subnet: 10.20.0.0/24\n"
+    )
+    network = run_program(base_config(stacks=[str(path)])).named("ipam_back")
+    assert (network.inputs["ipamDriver"], network.inputs["ipamConfigs"]) == ("default", [{"subnet": "10.20.0.0/24"}])
+
+
+def test_a_bad_ipam_subnet_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ipam.yml"
+    path.write_text("services:\n  web:\n    image: nginx\nnetworks:\n  back:\n    ipam:\n      config:\n        - subnet: ten\n")
+    with pytest.raises(Refusal, match=r"networks\.back\.ipam\.config\[0\]\.subnet = 'ten' is refused: a subnet"):
+        run_program(base_config(stacks=[str(path)]))

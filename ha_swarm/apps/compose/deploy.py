@@ -77,7 +77,7 @@ def _preference(at: checks.At, path: str, raw: Any) -> str:
     return checks.text(at, checks.join(path, "spread"), obj.get("spread"), "a node or engine label such as node.labels.zone")
 
 
-def _update_config(at: checks.At, path: str, raw: Any, failure_actions: Sequence[str]) -> dict[str, Any]:
+def _update_config(stack: StackContext, at: checks.At, path: str, raw: Any, failure_actions: Sequence[str]) -> dict[str, Any]:
     """deploy.update_config and deploy.rollback_config: the same keys, different failure actions."""
     obj = checks.mapping(at, path, raw)
     only_supported(at, path, obj, UPDATE_KEYS)
@@ -90,20 +90,25 @@ def _update_config(at: checks.At, path: str, raw: Any, failure_actions: Sequence
     if "failure_action" in obj:
         config["failure_action"] = checks.choice(at, checks.join(path, "failure_action"), obj["failure_action"], failure_actions)
     if "max_failure_ratio" in obj:
-        config["max_failure_ratio"] = _ratio(at, checks.join(path, "max_failure_ratio"), obj["max_failure_ratio"])
+        config["max_failure_ratio"] = _ratio(stack, at, checks.join(path, "max_failure_ratio"), obj["max_failure_ratio"])
     if "order" in obj:
         config["order"] = checks.choice(at, checks.join(path, "order"), obj["order"], UPDATE_ORDERS)
     return config
 
 
-def _ratio(at: checks.At, path: str, value: Any) -> str:
-    """The provider takes the ratio as a string and reads it back with one decimal: keep one."""
+def _ratio(stack: StackContext, at: checks.At, path: str, value: Any) -> str:
+    """A ratio from 0 to 1, given to the provider as docker gives it.  The provider reads it back with
+    one decimal: with more, it shows a change on every preview (a warning says so)."""
     try:
         ratio = Decimal(str(value)) if isinstance(value, str | int | float) and not isinstance(value, bool) else Decimal(-1)
     except InvalidOperation:
         ratio = Decimal(-1)
-    if not ratio.is_finite() or not 0 <= ratio <= 1 or ratio != ratio.quantize(Decimal("0.1")):
-        raise at.refuse(path, value, "a number from 0 to 1 with at most one decimal, such as 0 or 0.2")
+    if not ratio.is_finite() or not 0 <= ratio <= 1:
+        raise at.refuse(path, value, "a number from 0 to 1, such as 0 or 0.2")
+    if ratio != ratio.quantize(Decimal("0.1")):
+        why = "is given as is, but the Docker provider reads it back with one decimal and shows a change on every preview; give one decimal"
+        stack.note_here(path, f"{value} {why}")
+        return str(ratio.normalize())
     return str(ratio.quantize(Decimal("0.1")))
 
 
@@ -192,7 +197,7 @@ def deploy_args(stack: StackContext, at: checks.At, raw: Any) -> Deploy:
     service_args: dict[str, Any] = {"labels": label_list({**pairs(at, "deploy.labels", obj.get("labels"), lambda _k, _p: ""), STACK_LABEL: stack.name}), "mode": mode}
     for key, actions in (("update_config", UPDATE_FAILURE_ACTIONS), ("rollback_config", ROLLBACK_FAILURE_ACTIONS)):
         if key in obj:
-            service_args[key] = _update_config(at, f"deploy.{key}", obj[key], actions)
+            service_args[key] = _update_config(stack, at, f"deploy.{key}", obj[key], actions)
     task_args: dict[str, Any] = {}
     if "placement" in obj:
         task_args["placement"] = _placement(at, obj["placement"], "global_" in mode)

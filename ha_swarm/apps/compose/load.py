@@ -23,22 +23,25 @@ What the caller does with the result:
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
-from ha_swarm.apps.compose.interpolate import Variables, interpolate
+from ha_swarm.apps.compose.interpolate import TOP_LEVEL_CASTS, Variables, interpolate
 from ha_swarm.apps.compose.model import DEFAULT_NETWORK, STACK_LABEL, FileObject, NetworkRef, StackContext, StackSpec, VolumeRef
 from ha_swarm.apps.compose.objects import KINDS, declared_objects
 from ha_swarm.apps.compose.service import translate_service
 from ha_swarm.apps.compose.values import OBJECT_NAME, SWARM_NAME, only_supported, pairs
+from ha_swarm.apps.compose.yaml12 import GO_SCALAR, go_scalar
 from ha_swarm.config import checks
 
 TOP_LEVEL_KEYS = ("version", "services", "networks", "volumes", "configs", "secrets")
-NETWORK_KEYS = ("driver", "driver_opts", "attachable", "internal", "external", "name", "labels")
+NETWORK_KEYS = ("driver", "driver_opts", "attachable", "internal", "external", "name", "labels", "ipam")
 VOLUME_KEYS = ("driver", "driver_opts", "external", "name", "labels")
 
 
@@ -84,7 +87,26 @@ def _network(at: checks.At, path: str, key: str, raw: Any, stack: str) -> Networ
         internal=checks.boolean(at, checks.join(path, "internal"), obj.get("internal", False)),
         driver_opts=_options(at, checks.join(path, "driver_opts"), obj.get("driver_opts")),
         labels=_stack_labels(at, checks.join(path, "labels"), obj.get("labels"), stack),
+        **_ipam(at, checks.join(path, "ipam"), obj.get("ipam")),
     )
+
+
+def _ipam(at: checks.At, path: str, raw: Any) -> dict[str, Any]:
+    """`ipam`: a driver and subnets, as docker stack deploy gives them to the new network."""
+    obj = checks.mapping(at, path, raw)
+    only_supported(at, path, obj, ("driver", "config"))
+    subnets = []
+    for i, item in enumerate(checks.items(at, checks.join(path, "config"), obj.get("config", []), "a list of {subnet}")):
+        pool = checks.mapping(at, f"{path}.config[{i}]", item)
+        only_supported(at, f"{path}.config[{i}]", pool, ("subnet",))
+        subnet = checks.text(at, f"{path}.config[{i}].subnet", pool.get("subnet"), "a subnet such as 10.10.0.0/24")
+        try:
+            ipaddress.ip_network(subnet, strict=False)
+        except ValueError:
+            raise at.refuse(f"{path}.config[{i}].subnet", subnet, "a subnet such as 10.10.0.0/24") from None
+        subnets.append(subnet)
+    driver = checks.text(at, checks.join(path, "driver"), obj["driver"]) if "driver" in obj else None
+    return {"ipam_driver": driver, "ipam_subnets": tuple(subnets)}
 
 
 def _volume(at: checks.At, path: str, key: str, raw: Any, stack: str) -> VolumeRef:
@@ -109,7 +131,7 @@ def _declared(at: checks.At, section: str, raw: Any, stack: str, variables: Mapp
         path = checks.join(section, key)
         if not OBJECT_NAME.match(key):
             raise at.refuse(path, value, "a name of letters, digits, '_', '.' or '-'")
-        declared[key] = build(at, path, key, interpolate(value, variables, at, path), stack)
+        declared[key] = build(at, path, key, interpolate(value, variables, at, path, (section, key), TOP_LEVEL_CASTS), stack)
     return declared
 
 
@@ -165,13 +187,13 @@ def translate(
         volumes=_declared(top, "volumes", doc.get("volumes"), stack_name, variables, _volume),
     )
     for kind in KINDS:
-        raw = interpolate(doc.get(kind), variables, top, kind)
+        raw = interpolate(doc.get(kind), variables, top, kind, (kind,), TOP_LEVEL_CASTS)
         stack.objects[kind] = declared_objects(stack, top, kind, raw, (external or {}).get(kind, {}), digest_key)
     specs = tuple(translate_service(stack, key, raw) for key, raw in services.items())
     networks = _used(stack.networks, stack.used_networks)
     if DEFAULT_NETWORK in stack.used_networks and DEFAULT_NETWORK not in stack.networks:
         networks.append(_implicit_default(stack_name))
-    configs, secrets = (tuple(o for o in stack.objects[kind].values() if isinstance(o, FileObject)) for kind in KINDS)
+    configs, secrets = (tuple(o for o in stack.objects[kind].values() if isinstance(o, FileObject)) for kind in ("configs", "secrets"))
     volumes = tuple(_used(stack.volumes, stack.used_volumes))
     return StackSpec(stack_name, file, specs, tuple(networks), volumes, _warnings(stack), configs, secrets)
 
@@ -181,11 +203,20 @@ def _warnings(stack: StackContext) -> tuple[str, ...]:
     lines = []
     for key, (why, services) in sorted(stack.ignored.items()):
         lines.append(f"{stack.file}: {key} is ignored, as docker stack deploy ignores it (service {', '.join(services)}): {why}")
+    for key, (why, services) in sorted(stack.notes.items()):
+        lines.append(f"{stack.file}: {key} (service {', '.join(services)}): {why}")
     return tuple(lines)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+    """YAML as docker's loader reads it (go-yaml v3: YAML 1.2 scalars), refusing a key given twice in
+    one mapping (PyYAML keeps the last one silently).
+
+    Plain scalars: true/false (True, TRUE...) are booleans and null/~/empty are null; yes, no, on, off,
+    y, n stay strings; numbers as Go reads them (1_000, 0x1F, 0o17, 0777 octal, 0b101, 1e3, .5); no
+    base-60 numbers (1:30 and 8080:80 stay strings); a date or time is the text Go prints for it."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}  # none of YAML 1.1's: the ones below only
 
 
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -201,6 +232,11 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+_UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+_UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+_UniqueKeyLoader.add_implicit_resolver(GO_SCALAR, re.compile(r"^[-+.0-9]"), list("-+.0123456789"))
+_UniqueKeyLoader.add_constructor(GO_SCALAR, lambda loader, node: go_scalar(loader.construct_scalar(node)))
 
 
 def load_stack(

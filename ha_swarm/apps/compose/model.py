@@ -30,6 +30,8 @@ class NetworkRef:
     internal: bool
     driver_opts: tuple[tuple[str, str], ...]
     labels: tuple[tuple[str, str], ...]
+    ipam_driver: str | None = None
+    ipam_subnets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,16 @@ class StackContext:
     objects: dict[str, dict[str, Any]] = field(default_factory=lambda: {"configs": {}, "secrets": {}})  # FileObject, or an external one without content
     used_objects: dict[str, set[str]] = field(default_factory=lambda: {"configs": set(), "secrets": set()})
     ignored: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # an ignored key -> why, and the services that give it
+    notes: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # a value given as is that deserves a word -> why, services
+    current: str = ""  # the key of the service being translated
+
+    def ignore_here(self, key: str, why: str) -> None:
+        self.ignore(key, self.current, why)
+
+    def note_here(self, key: str, why: str) -> None:
+        services = self.notes.setdefault(key, (why, []))[1]
+        if self.current not in services:
+            services.append(self.current)
 
     def ignore(self, key: str, service: str, why: str) -> None:
         """Note KEY of SERVICE as ignored, as docker stack deploy ignores it: one warning per key."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,10 @@ class _MountRequest:
 
 
 def mount(stack: StackContext, at: checks.At, path: str, item: Any) -> dict[str, Any]:
-    request = _long_mount(at, path, checks.mapping(at, path, item)) if isinstance(item, Mapping) else _short_mount(at, path, item)
+    def ignored(option: str) -> None:
+        stack.ignore_here(f"volume option {option}", f"docker stack deploy ignores it ({item})")
+
+    request = _long_mount(at, path, checks.mapping(at, path, item)) if isinstance(item, Mapping) else _short_mount(at, path, item, ignored)
     mount: dict[str, Any] = {"type": request.kind, "target": request.target, "read_only": request.read_only}
     if request.kind == "bind":
         mount["source"] = _bind_source(stack, at, path, request.source)
@@ -41,13 +44,13 @@ def mount(stack: StackContext, at: checks.At, path: str, item: Any) -> dict[str,
     return mount
 
 
-def _short_mount(at: checks.At, path: str, item: Any) -> _MountRequest:
+def _short_mount(at: checks.At, path: str, item: Any, ignored: Callable[[str], None]) -> _MountRequest:
     allowed = "SOURCE:TARGET[:OPTIONS] or TARGET, or the long syntax {type, source, target, read_only}"
     parts = checks.text(at, path, item, allowed).split(":")
     if len(parts) > 3:
         raise at.refuse(path, item, allowed)
     source, target = (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
-    kind = "bind" if source is not None and source.startswith(("/", ".")) else "volume"
+    kind = "bind" if source is not None and source.startswith(("/", ".", "~")) else "volume"  # docker's file paths
     read_only, no_copy, propagation = False, False, None
     for option in parts[2].split(",") if len(parts) == 3 else ():
         if option in ("ro", "rw"):
@@ -56,8 +59,10 @@ def _short_mount(at: checks.At, path: str, item: Any) -> _MountRequest:
             no_copy = True
         elif option in PROPAGATIONS and kind == "bind":
             propagation = option
-        else:
+        elif option in ("nocopy", *PROPAGATIONS):
             raise at.refuse(path, item, f"options ro or rw, plus nocopy for a volume or one of {', '.join(PROPAGATIONS)} for a bind mount")
+        else:  # z, Z, cached, delegated...: docker's parser ignores them
+            ignored(option)
     return _MountRequest(kind, source, _mount_target(at, path, item, target), read_only, no_copy, propagation)
 
 
@@ -96,12 +101,18 @@ def _mount_target(at: checks.At, path: str, item: Any, target: Any) -> str:
 
 
 def _bind_source(stack: StackContext, at: checks.At, path: str, source: str | None) -> str:
+    """A bind source as the docker client resolves it: the first `~` is the client's HOME (here the
+    program's variable HOME), and a relative path is relative to the compose file."""
     assert source is not None
+    if source.startswith("~"):
+        if "HOME" not in stack.variables:
+            raise at.refuse(path, source, "a host path: ~ stands for the HOME of whoever runs docker stack deploy; give HOME as a stack variable (stackVariables.HOME)")
+        source = source.replace("~", stack.variables["HOME"], 1)
     if source.startswith("/"):
         return source
-    if source.startswith("."):  # relative to the compose file, as docker stack deploy resolves it
+    if source.startswith(".") or source.startswith("~") or "/" in source:  # relative to the compose file
         return os.path.normpath(os.path.join(stack.base_dir, source))
-    raise at.refuse(path, source, "an absolute host path, or one starting with . (relative to the compose file)")
+    raise at.refuse(path, source, "an absolute host path, or one starting with . or ~ (relative to the compose file or HOME)")
 
 
 def _volume_mount(stack: StackContext, at: checks.At, path: str, request: _MountRequest) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from ha_swarm.apps.compose.model import STACK_LABEL, FileObject, ObjectMount, St
 from ha_swarm.apps.compose.values import OBJECT_NAME, go_text, only_supported, pairs
 from ha_swarm.config import checks
 
-KINDS = ("configs", "secrets")
+KINDS = ("secrets", "configs")  # in the order docker stack deploy creates them (and refuses them)
 OBJECT_KEYS = ("file", "external", "name", "labels", "environment")
 MOUNT_KEYS = ("source", "target", "uid", "gid", "mode")
 NOT_EXPRESSIBLE = ("template_driver", "driver", "driver_opts")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import MutableMapping
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
 
-from ha_swarm.apps.compose.model import FileObject, StackSpec
+from ha_swarm.apps.compose.model import FileObject, NetworkRef, StackSpec
 
 ObjectIds = dict[tuple[str, str], tuple[pulumi.Output[str], pulumi.Output[str]]]
 
@@ -37,3 +38,14 @@ def _declare(obj: FileObject, opts: pulumi.ResourceOptions) -> pulumi.CustomReso
         return docker.Secret(obj.name, name=obj.versioned_name, data=pulumi.Output.secret(data), labels=labels, opts=opts)
     config_labels = [docker.ServiceConfigLabelArgs(label=k, value=v) for k, v in obj.labels]
     return docker.ServiceConfig(obj.name, name=obj.versioned_name, data=data, labels=config_labels, opts=opts)
+
+
+def network_ipam(ref: NetworkRef) -> dict[str, Any]:
+    """A stack network's `ipam` as pulumi_docker.Network arguments (none when the file gives none:
+    the inputs of the networks declared before stay as they were)."""
+    args: dict[str, Any] = {}
+    if ref.ipam_driver:
+        args["ipam_driver"] = ref.ipam_driver
+    if ref.ipam_subnets:
+        args["ipam_configs"] = [docker.NetworkIpamConfigArgs(subnet=subnet) for subnet in ref.ipam_subnets]
+    return args

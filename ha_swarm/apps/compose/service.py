@@ -202,6 +202,7 @@ def translate_service(stack: StackContext, key: str, raw: Any) -> ServiceSpec:
             checks.join("services", key), key, f"a service name of letters and digits with '-' or '_' between them, {63 - len(stack.name) - 1} characters at most"
         )
     at = checks.in_file(stack.file, key)
+    stack.current = key
     obj = checks.mapping(top, checks.join("services", key), raw, "a mapping of service keys")
     for found in obj:
         if found in FORBIDDEN_KEYS:
