@@ -229,9 +229,9 @@ def test_an_explicit_stack_name_replaces_the_file_stem() -> None:
     assert labels(spec.service("whoami0").args["labels"])[STACK_LABEL] == "tutorial"
 
 
-def test_service_and_container_labels_carry_the_stack_namespace() -> None:
+def test_service_and_container_labels_carry_the_stack_namespace_and_the_service_the_image() -> None:
     args = service_args(app())
-    assert labels(args["labels"]) == {STACK_LABEL: "test"}
+    assert labels(args["labels"]) == {STACK_LABEL: "test", "com.docker.stack.image": "nginx:1.27"}
     assert labels(args["task_spec"]["container_spec"]["labels"]) == {STACK_LABEL: "test"}
 
 
@@ -381,22 +381,22 @@ def test_long_port_without_target_is_refused() -> None:
 # --------------------------------------------------------------------------- networks
 
 
-def test_networks_list_form_keeps_compose_keys_in_order() -> None:
-    spec = stack({"app": app(networks=["front", "back"])}, networks={"back": None, "front": None})
-    assert spec.services[0].networks == ("front", "back")
-    assert [n.key for n in spec.networks] == ["back", "front"]
+def test_networks_are_sorted_by_docker_name_as_docker_stack_deploy_sorts_them() -> None:
+    spec = stack({"app": app(networks=["front", "back", "zed"])}, networks={"back": None, "front": None, "zed": {"name": "a-zed"}})
+    assert spec.services[0].networks == ("zed", "back", "front"), "a-zed, test_back, test_front"
+    assert [n.key for n in spec.networks] == ["back", "front", "zed"]
 
 
 def test_networks_map_form_with_aliases_gives_the_networks_advanceds() -> None:
     spec = stack({"app": app(networks={"front": {"aliases": ["www", "app"]}, "back": None})}, networks={"front": None, "back": None})
     service = spec.services[0]
-    assert service.networks == ("front", "back")
+    assert service.networks == ("back", "front")
     assert service.networks_advanceds({"front": "id-f", "back": "id-b"}) == [
-        {"id": "id-f", "aliases": ["app", "www"]},
         {"id": "id-b", "aliases": ["app"]},
-    ]
+        {"id": "id-f", "aliases": ["www", "app", "app"]},
+    ], "compose aliases, then the service key, as docker stack deploy appends it"
     args = service.service_args({"front": "id-f", "back": "id-b"})
-    assert args["task_spec"]["networks_advanceds"][0]["id"] == "id-f"
+    assert args["task_spec"]["networks_advanceds"][0]["id"] == "id-b"
 
 
 def test_non_external_networks_get_the_stack_prefix_and_their_options() -> None:
@@ -575,7 +575,12 @@ def test_global_mode() -> None:
 )
 def test_deploy_labels_become_the_service_labels_not_the_container_labels(form: Any) -> None:
     args = deploy(labels=form)
-    assert labels(args["labels"]) == {"traefik.enable": "true", "traefik.http.routers.x.rule": "Host(`x`)", STACK_LABEL: "test"}
+    assert labels(args["labels"]) == {
+        "traefik.enable": "true",
+        "traefik.http.routers.x.rule": "Host(`x`)",
+        STACK_LABEL: "test",
+        "com.docker.stack.image": "nginx:1.27",
+    }
     assert "traefik.enable" not in labels(args["task_spec"]["container_spec"]["labels"])
 
 

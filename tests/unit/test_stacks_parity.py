@@ -29,7 +29,7 @@ def test_an_external_network_of_any_name_is_created_once_as_a_swarm_overlay_for_
     shared = [r for r in p.of_type(NETWORK) if r.inputs["name"] == "traefik-public"]
     assert len(shared) == 1, "one network for every stack that names it"
     assert shared[0].inputs["driver"] == "overlay"
-    assert network_ids(p, "one_web") == network_ids(p, "two_web") == ["traefik-public-id", "traefik-net-id"]
+    assert network_ids(p, "one_web") == network_ids(p, "two_web") == ["traefik-net-id", "traefik-public-id"], "sorted by name, as docker sorts them"
 
 
 def objects_stack(tmp_path: Path, content: str = "listen 80;\n") -> Path:

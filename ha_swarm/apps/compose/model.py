@@ -12,6 +12,7 @@ from typing import Any
 from ha_swarm.config.checks import Refusal
 
 STACK_LABEL = "com.docker.stack.namespace"  # what `docker stack ls/ps/services` group by
+IMAGE_LABEL = "com.docker.stack.image"  # the image the file names, on each service, as docker stack deploy sets it
 DEFAULT_NETWORK = "default"
 
 # A refused compose file is the one refusal type of the program (ha_swarm/config/checks.py).
@@ -77,7 +78,7 @@ class ServiceSpec:
 
     key: str
     name: str
-    networks: tuple[str, ...]  # compose network keys, in order; see StackSpec.networks
+    networks: tuple[str, ...]  # compose network keys, sorted by Docker name as docker stack deploy sorts them; see StackSpec.networks
     network_aliases: tuple[tuple[str, tuple[str, ...]], ...]  # compose `aliases` per network key
     frozen_args: Mapping[str, Any] = field(repr=False)  # read-only (mapping proxies and tuples)
     configs: tuple[ObjectMount, ...] = ()
@@ -92,9 +93,8 @@ class ServiceSpec:
         return thaw(self.frozen_args)
 
     def aliases(self, network: str) -> tuple[str, ...]:
-        """The DNS aliases on a network: the service key (as docker stack deploy sets it), then compose `aliases`."""
-        extra = dict(self.network_aliases).get(network, ())
-        return (self.key, *(a for a in extra if a != self.key))
+        """The DNS aliases on a network as docker stack deploy sets them: compose `aliases`, then the service key."""
+        return (*dict(self.network_aliases).get(network, ()), self.key)
 
     def networks_advanceds(self, network_ids: Mapping[str, Any]) -> list[dict[str, Any]]:
         """`task_spec.networks_advanceds`, given the network ids (resource `.id` outputs) by compose key."""

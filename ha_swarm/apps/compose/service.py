@@ -21,7 +21,7 @@ from ha_swarm.apps.compose.container import (
 )
 from ha_swarm.apps.compose.deploy import deploy_args, endpoint_args, legacy_restart
 from ha_swarm.apps.compose.interpolate import interpolate
-from ha_swarm.apps.compose.model import DEFAULT_NETWORK, STACK_LABEL, ServiceSpec, StackContext, freeze
+from ha_swarm.apps.compose.model import DEFAULT_NETWORK, IMAGE_LABEL, STACK_LABEL, ServiceSpec, StackContext, freeze
 from ha_swarm.apps.compose.mounts import mount
 from ha_swarm.apps.compose.objects import object_mounts
 from ha_swarm.apps.compose.values import (
@@ -121,7 +121,11 @@ def _service_networks(stack: StackContext, at: checks.At, raw: Any) -> tuple[tup
         if "aliases" in obj:
             aliases.append((key, tuple(strings(at, checks.join(path, "aliases"), obj["aliases"], "a list of DNS names"))))
         stack.used_networks.add(key)
-    return tuple(entries), tuple(aliases)
+
+    def target(key: str) -> str:
+        return stack.networks[key].name if key in stack.networks else f"{stack.name}_{key}"
+
+    return tuple(sorted(entries, key=target)), tuple(aliases)
 
 
 def _healthcheck(at: checks.At, raw: Any) -> dict[str, Any]:
@@ -223,6 +227,8 @@ def translate_service(stack: StackContext, key: str, raw: Any) -> ServiceSpec:
         elif (policy := legacy_restart(at, obj["restart"])) is not None:
             deploy.task_args["restart_policy"] = policy
     args: dict[str, Any] = {"name": name, **deploy.service_args, "task_spec": {"container_spec": _container_spec(stack, at, obj), **deploy.task_args}}
+    labels = {item["label"]: item["value"] for item in args["labels"]}
+    args["labels"] = label_list({**labels, IMAGE_LABEL: args["task_spec"]["container_spec"]["image"]})
     if "logging" in obj:
         args["task_spec"]["log_driver"] = logging(at, obj["logging"])
 
