@@ -2,7 +2,7 @@
 
 import pulumi
 
-from ha_swarm.apps.nfs import nfs_server
+from ha_swarm.apps.nfs import check_nfs_volumes, nfs_server
 from ha_swarm.apps.stacks import Stacks, load_stacks, stack_variables
 from ha_swarm.config import load_settings
 from ha_swarm.day2.engine import EngineUpgrades
@@ -16,6 +16,7 @@ from ha_swarm.swarm.swarm import Swarm
 settings = load_settings()
 topo = topology(settings)
 stacks = load_stacks(settings.stacks, stack_variables(settings.domain, settings.stack_variables, topo.nfs_variables), settings.secret_names_key)
+check_nfs_volumes(topo, stacks)  # every refusal before any resource
 
 machines = machines_for(settings, topo)
 swarm = Swarm("swarm", machines.nodes, settings)

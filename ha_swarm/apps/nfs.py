@@ -85,6 +85,12 @@ class NfsServer(pulumi.ComponentResource):
         self.register_outputs({"server": server.name, "export": export, "folders": list(folders)})
 
 
+def check_nfs_volumes(topology: Topology, specs: Sequence[StackSpec]) -> None:
+    """Refuse, before any resource is declared, a volume of the lab's NFS server outside its export."""
+    if topology.nfs_server is not None:
+        nfs_folders(specs, topology.nfs_server.swarm_address, topology.nfs_export)
+
+
 def nfs_server(name: str, settings: Settings, topology: Topology, specs: Sequence[StackSpec], first_manager: Node) -> list[pulumi.Resource]:
     """With storage.nfs: the NFS server's folders, for the stacks to depend on; else nothing."""
     server = topology.nfs_server

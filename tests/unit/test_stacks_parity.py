@@ -193,3 +193,19 @@ def test_a_bad_ipam_subnet_is_refused(tmp_path: Path) -> None:
     path.write_text("services:\n  web:\n    image: nginx\nnetworks:\n  back:\n    ipam:\n      config:\n        - subnet: ten\n")
     with pytest.raises(Refusal, match=r"networks\.back\.ipam\.config\[0\]\.subnet = 'ten' is refused: a subnet"):
         run_program(base_config(stacks=[str(path)]))
+
+
+def test_an_nfs_volume_outside_the_export_is_refused_before_any_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ha_swarm.machines
+
+    def no_machines(*_args: object) -> None:
+        raise AssertionError("machines were declared before the refusal")
+
+    monkeypatch.setattr(ha_swarm.machines, "machines_for", no_machines)
+    path = tmp_path / "nfs.yml"
+    path.write_text(
+        "services:\n  app:\n    image: nginx\n    volumes: [data:/data]\nvolumes:\n  data:\n    driver: local\n"
+        "    driver_opts:\n      type: nfs\n      o: addr=${NFS_ADDR},rw\n      device: :/elsewhere/data\n"
+    )
+    with pytest.raises(Refusal, match=r"volumes\.data\.driver_opts\.device = ':/elsewhere/data' is refused: a folder of the lab's NFS export"):
+        run_program(base_config(stacks=[str(path)], storage={"nfs": True}))
