@@ -19,7 +19,7 @@ from ha_swarm.swarm.swarm import Swarm, SwarmArgs
 
 settings = load_settings()
 topo = topology(settings)
-stacks = load_stacks(settings.stacks, stack_variables(settings.domain, settings.stack_variables, topo.nfs_variables))
+stacks = load_stacks(settings.stacks, stack_variables(settings.domain, settings.stack_variables, topo.nfs_variables), settings.secret_names_key)
 folders = planned_folders(topo, stacks)
 
 machines = machines_for(settings, topo)

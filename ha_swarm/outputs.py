@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import pulumi_docker as docker
 
-from ha_swarm.apps.compose.translate import StackSpec
+from ha_swarm.apps.compose.model import StackSpec
 from ha_swarm.config.checks import in_file
 from ha_swarm.config.model import TraefikSettings
 from ha_swarm.ingress.docker_access import docker_host

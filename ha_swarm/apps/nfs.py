@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from ha_swarm.apps.compose.translate import StackSpec, VolumeRef
+from ha_swarm.apps.compose.model import StackSpec, VolumeRef
 from ha_swarm.config.checks import in_file
 from ha_swarm.nodes.node import Node, node_of
 from ha_swarm.nodes.remote import Step, run_script

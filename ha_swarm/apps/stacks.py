@@ -1,5 +1,5 @@
 """Application stacks: every compose file of the `stacks` setting, translated by
-`ha_swarm.apps.compose.translate` and declared as swarm services, the way
+`ha_swarm.apps.compose` and declared as swarm services, the way
 `docker stack deploy -c FILE NAME` would create them."""
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from ha_swarm.apps.compose.translate import StackSpec, load_stack
-from ha_swarm.config.checks import CONFIG, Refusal, in_file
-from ha_swarm.config.model import NAMESPACE
+from ha_swarm.apps.compose.load import load_stack
+from ha_swarm.apps.compose.model import StackSpec
+from ha_swarm.apps.compose.resources import declare_objects, network_ipam
+from ha_swarm.config.checks import CONFIG, Refusal
+from ha_swarm.config.model import NAMESPACE, StackEntry
 from ha_swarm.ingress.ingress import TRAEFIK_NETWORK
 from ha_swarm.ingress.traefik import SERVICE_REPLACEMENT
 from ha_swarm.outputs import check_routes
@@ -37,20 +39,41 @@ def stack_variables(domain: str, extra: Sequence[tuple[str, str]] = (), provided
     return {**dict(extra), **dict(provided), "DOMAIN": domain}
 
 
-def load_stacks(paths: Sequence[str], variables: Mapping[str, str]) -> list[StackSpec]:
-    """Read and translate every compose file before any resource is declared."""
+def load_stacks(entries: Sequence[StackEntry], variables: Mapping[str, str], digest_key: bytes = b"") -> list[StackSpec]:
+    """Read and translate every compose file before any resource is declared.  An entry's own
+    variables go over VARIABLES; `digest_key` keys the digests in secrets' names."""
     specs = []
-    for path in paths:
-        file = Path(path) if Path(path).is_absolute() else PROJECT_DIR / path
+    for i, entry in enumerate(entries):
+        file = _project_path(entry.file)
         if not file.is_file():
-            raise CONFIG.refuse("stacks", path, f"no such compose file ({file})")
-        specs.append(load_stack(file, variables, hints=VARIABLE_HINTS))
+            raise CONFIG.refuse("stacks", entry.file, f"no such compose file ({file})")
+        external = {kind: _contents(f"stacks[{i}].{kind}", getattr(entry, kind)) for kind in ("configs", "secrets")}
+        spec = load_stack(file, {**variables, **dict(entry.variables)}, stack_name=entry.name, hints=VARIABLE_HINTS, external=external, digest_key=digest_key)
+        specs.append(spec)
+        for warning in spec.warnings:
+            pulumi.log.warn(warning)
     names = [s.name for s in specs]
     for name in names:
         if names.count(name) > 1:
-            raise Refusal(f"config {NAMESPACE}:stacks = {list(paths)!r} is refused: two files make the stack {name!r}")
+            files = [entry.file for entry in entries]
+            raise Refusal(f"config {NAMESPACE}:stacks = {files!r} is refused: two files make the stack {name!r} (give one a name: stacks: [{{file, name}}])")
     check_routes(specs)
     return specs
+
+
+def _project_path(path: str) -> Path:
+    return Path(path) if Path(path).is_absolute() else PROJECT_DIR / path
+
+
+def _contents(key: str, files: Sequence[tuple[str, str]]) -> dict[str, bytes]:
+    """The content of external configs or secrets, from the files the settings name."""
+    contents = {}
+    for name, path in files:
+        try:
+            contents[name] = _project_path(path).read_bytes()
+        except OSError as error:
+            raise CONFIG.refuse(f"{key}.{name}", path, f"a readable file, relative to the project ({error.strerror or error})") from None
+    return contents
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,13 +89,15 @@ class Stacks(pulumi.ComponentResource):
         super().__init__("ha-swarm:stacks:Stacks", name, None, opts)
         self.services: dict[str, docker.Service] = {}
         self.networks: dict[str, docker.Network] = {}
+        self.objects: dict[str, pulumi.CustomResource] = {}  # configs and secrets, by versioned Docker name
         on_swarm = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
         for spec in args.specs:
             networks = self._networks(spec, args.traefik_network, on_swarm)
+            objects = declare_objects(spec, self.objects, on_swarm)
             for service in spec.services:
                 self.services[service.name] = docker.Service(
                     service.name,
-                    **service.service_args({k: networks[k].id for k in service.networks}),
+                    **service.service_args({k: networks[k].id for k in service.networks}, objects),
                     converge_config=CONVERGE,
                     opts=pulumi.ResourceOptions.merge(on_swarm, pulumi.ResourceOptions(depends_on=list(networks.values()), **SERVICE_REPLACEMENT)),
                 )
@@ -81,11 +106,13 @@ class Stacks(pulumi.ComponentResource):
     def _networks(self, spec: StackSpec, traefik_network: docker.Network, opts: pulumi.ResourceOptions) -> dict[str, docker.Network]:
         found: dict[str, docker.Network] = {}
         for ref in spec.networks:
-            if ref.external:
-                if ref.name != TRAEFIK_NETWORK:
-                    raise in_file(spec.file).refuse(f"networks.{ref.key}", ref.name, f"the only external network is {TRAEFIK_NETWORK}")
+            if ref.external and ref.name == TRAEFIK_NETWORK:
                 found[ref.key] = traefik_network
                 continue
+            if ref.external and ref.name not in self.networks:
+                # Another external network (traefik-public, proxy...): what `docker network create
+                # --driver overlay NAME` does before `docker stack deploy`, once for all the stacks.
+                self.networks[ref.name] = docker.Network(ref.name, name=ref.name, driver="overlay", opts=opts)
             if ref.name not in self.networks:
                 self.networks[ref.name] = docker.Network(
                     ref.name,
@@ -95,6 +122,7 @@ class Stacks(pulumi.ComponentResource):
                     internal=ref.internal,
                     options=dict(ref.driver_opts) or None,
                     labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in ref.labels],
+                    **network_ipam(ref),
                     opts=opts,
                 )
             found[ref.key] = self.networks[ref.name]

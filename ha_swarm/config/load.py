@@ -6,6 +6,7 @@ declared before this has succeeded."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -55,10 +56,12 @@ TOP_LEVEL_KEYS = (
 )
 
 
-def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> Settings:
+def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = (), plain_private_key: str | None = None) -> Settings:
     """Validate the raw config values of the namespace and build the Settings.
 
     `secret_keys`: the keys of the namespace that the stack keeps encrypted (pulumi config --secret).
+    `plain_private_key`: sshPrivateKey's text when it is read as a secret Output (the key of the
+    digests in secrets' names is derived from it).
     """
     only(CONFIG, "", raw, TOP_LEVEL_KEYS)
     target = choice(CONFIG, "target", raw.get("target") or Settings.target, TARGETS)
@@ -122,6 +125,7 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> S
         verify_timeout=whole_field(raw, "verifyTimeout", "verifyTimeout", Settings.verify_timeout, 1, 3600),
         swarm=parse_swarm(raw.get("swarm")),
         engine=parse_engine(raw.get("engine")),
+        secret_names_key=hashlib.sha256(b"ha-swarm secret names\0" + str(plain_private_key or private_key).encode()).digest(),
     )
 
 

@@ -169,6 +169,19 @@ class EngineSettings:
     version: str | None = None
 
 
+@dataclass(frozen=True)
+class StackEntry:
+    """One entry of `stacks`: a compose file (a plain path is an entry with only `file`), the stack's
+    name (else the file's stem), its own variables (over stackVariables; DOMAIN too), and the content
+    of the external configs and secrets it uses (Docker name -> file path)."""
+
+    file: str
+    name: str | None = None
+    variables: tuple[tuple[str, str], ...] = ()
+    configs: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True, eq=False, kw_only=True)
 class Settings:
     ssh_private_key: Any  # a secret pulumi.Output[str]; never a plain value in state
@@ -180,7 +193,7 @@ class Settings:
     ssh_public_key: str | None = None
     domain: str = "traefik"
     traefik: TraefikSettings = field(default_factory=TraefikSettings)
-    stacks: tuple[str, ...] = ("stacks/demo.yml",)
+    stacks: tuple[StackEntry, ...] = (StackEntry("stacks/demo.yml"),)
     stack_variables: tuple[tuple[str, str], ...] = ()
     node_labels: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     storage: StorageSettings = StorageSettings()
@@ -188,6 +201,9 @@ class Settings:
     verify_timeout: int = DEFAULT_VERIFY_TIMEOUT  # how long that step waits for the cluster to converge
     swarm: SwarmSettings = SwarmSettings()
     engine: EngineSettings = EngineSettings()
+    # The key of the digests in the names of the stacks' secrets, derived from sshPrivateKey (a one-way
+    # hash of it): a secret's name says nothing of its data to whoever reads the names.
+    secret_names_key: bytes = field(default=b"", repr=False)
 
     @property
     def managers(self) -> tuple[NodeSpec, ...]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pulumi
 
-from ha_swarm.apps.compose.translate import StackSpec
+from ha_swarm.apps.compose.model import StackSpec
 from ha_swarm.config.model import TraefikSettings
 from ha_swarm.day2.verify_plan import verify_plan
 from ha_swarm.nodes.node import Node, NodeSpec

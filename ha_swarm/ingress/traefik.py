@@ -23,7 +23,7 @@ import pulumi
 import pulumi_docker as docker
 import yaml
 
-from ha_swarm.apps.compose.translate import RESTART_DEFAULTS
+from ha_swarm.apps.compose.deploy import RESTART_DEFAULTS
 from ha_swarm.config.model import AcmeSettings, Certificate, TraefikSettings
 from ha_swarm.nodes.topology import ACME_STORE_LABEL
 

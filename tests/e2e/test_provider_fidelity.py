@@ -4,7 +4,7 @@ providers, each reproduced through our plugin with the program's fix taken away,
 
 * Docker (pulumi-docker over kreuzwerker's Terraform provider): a service whose restart policy
   leaves out `delay` or `window` is read back with "0s" and updated on every `up`
-  (pulumi/pulumi-docker#1285).  ha-swarm gives both (`ha_swarm.apps.compose.translate.RESTART_DEFAULTS`).
+  (pulumi/pulumi-docker#1285).  ha-swarm gives both (`ha_swarm.apps.compose.deploy.RESTART_DEFAULTS`).
 * libvirt (pulumi-libvirt 0.5.4 over dmacvicar's Terraform provider): a domain's kernel command
   line is written sorted and read back grouped, and a network interface's `addresses` are read
   from DHCP leases: given in another form (or given at all, for a VM with a static address), the

@@ -1,5 +1,5 @@
 """Issue 4, test 5: stacks/demo.yml deployed by `docker stack deploy` on the test hosts carries, field
-by field, what `ha_swarm.apps.compose.translate.load_stack` makes of the same file with the same variables.
+by field, what `ha_swarm.apps.compose.load.load_stack` makes of the same file with the same variables.
 
 Test overrides, and why a transformed copy rather than a second `-c` file: the images come from
 variables (WHOAMI_IMAGE, VISUALIZER_IMAGE = the local stand-in image; DOMAIN as the program sets
@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ha_swarm.apps.compose.translate import STACK_LABEL, StackSpec, load_stack
+from ha_swarm.apps.compose.load import load_stack
+from ha_swarm.apps.compose.model import STACK_LABEL, StackSpec
 from tests.support.cluster import Swarm, ensure_traefik_net, ssh_ok, succeeds, wait_for
 from tests.support.hosts import IMAGE
 

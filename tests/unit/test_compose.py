@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import shutil
@@ -15,12 +16,15 @@ import pytest
 import yaml
 from pulumi_docker import _inputs as docker_inputs
 
-from ha_swarm.apps.compose.translate import STACK_LABEL, ComposeError, StackSpec, load_stack, translate
+from ha_swarm.apps.compose.load import load_stack, translate
+from ha_swarm.apps.compose.model import STACK_LABEL, ComposeError, StackSpec
+from ha_swarm.config.model import StackEntry
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "stacks" / "demo.yml"
 FILE = "stacks/test.yml"
 VARIABLES = {"DOMAIN": "example.test"}
+ENV_FILE = ROOT / "tests" / "unit" / "fixtures" / "compose" / "app.env"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -134,18 +138,36 @@ KITCHEN_SINK = {
         "deploy": {
             "mode": "replicated",
             "replicas": 3,
-            "labels": {"traefik.enable": True},
+            "labels": {"traefik.enable": "true"},
             "placement": {"constraints": ["node.role == worker"], "preferences": [{"spread": "node.labels.zone"}], "max_replicas_per_node": 2},
             "update_config": {"parallelism": 2, "delay": "10s", "failure_action": "rollback", "monitor": "30s", "max_failure_ratio": 0.2, "order": "start-first"},
             "rollback_config": {"parallelism": 1, "delay": "5s", "failure_action": "pause", "monitor": "10s", "max_failure_ratio": 0, "order": "stop-first"},
             "restart_policy": {"condition": "any", "delay": "5s", "max_attempts": 3, "window": "2m"},
-            "resources": {"limits": {"cpus": "0.5", "memory": "512M"}, "reservations": {"cpus": 0.25, "memory": "128M"}},
+            "resources": {
+                "limits": {"cpus": "0.5", "memory": "512M"},
+                "reservations": {"cpus": 0.25, "memory": "128M", "generic_resources": [{"discrete_resource_spec": {"kind": "gpu", "value": 1}}]},
+            },
             "endpoint_mode": "vip",
         },
     },
     "agent": {
         "image": "alpine:3.20",
         "healthcheck": {"disable": True},
+        "restart": "on-failure:2",
+        "env_file": str(ENV_FILE),
+        "logging": {"driver": "json-file", "options": {"max-size": "10m", "max-file": 3}},
+        "extra_hosts": ["db:10.0.0.5", "cache=10.0.0.6"],
+        "dns": ["10.0.0.2"],
+        "dns_search": "example.test",
+        "dns_opt": ["ndots:2"],
+        "cap_add": ["net_admin"],
+        "cap_drop": ["ALL"],
+        "sysctls": {"net.core.somaxconn": 1024},
+        "stop_signal": "SIGQUIT",
+        "isolation": "default",
+        "credential_spec": {"file": "spec.json"},
+        "configs": [{"source": "site", "target": "/etc/site.conf", "uid": "1", "gid": "2", "mode": 0o440}],
+        "secrets": ["token"],
         "ports": [{"target": 9100, "published": 9100, "mode": "host"}],
         "deploy": {"mode": "global", "endpoint_mode": "dnsrr"},
     },
@@ -154,21 +176,27 @@ KITCHEN_NETWORKS = {"front": {"driver": "overlay", "attachable": True}, "back": 
 KITCHEN_VOLUMES = {"cache": None, "data": {"driver": "local", "driver_opts": {"type": "nfs"}, "labels": {"backup": "daily"}}}
 
 
+KITCHEN_CONFIGS = {"site": {"file": str(ENV_FILE.parent / "site.conf")}}
+KITCHEN_SECRETS = {"token": {"file": str(ENV_FILE.parent / "token.txt")}}
+
+
 def kitchen_sink() -> StackSpec:
-    return stack(KITCHEN_SINK, networks=KITCHEN_NETWORKS, volumes=KITCHEN_VOLUMES)
+    return stack(KITCHEN_SINK, networks=KITCHEN_NETWORKS, volumes=KITCHEN_VOLUMES, configs=KITCHEN_CONFIGS, secrets=KITCHEN_SECRETS)
 
 
 def test_every_emitted_key_exists_in_the_pulumi_docker_args_dicts() -> None:
     for spec in (kitchen_sink(), load_stack(DEMO, VARIABLES)):
         for service in spec.services:
             ids = {key: f"id-of-{key}" for key in service.networks}
-            assert_pulumi_docker_shape(service.service_args(ids), *_service_args_annotations(), service.name)
+            objects = {(o.kind, o.key): (f"id-of-{o.key}", o.versioned_name) for o in (*spec.configs, *spec.secrets)}
+            assert_pulumi_docker_shape(service.service_args(ids, objects), *_service_args_annotations(), service.name)
 
 
 def test_the_kitchen_sink_uses_every_supported_service_and_deploy_key() -> None:
-    from ha_swarm.apps.compose.translate import DEPLOY_KEYS, SERVICE_KEYS
+    from ha_swarm.apps.compose.deploy import DEPLOY_KEYS
+    from ha_swarm.apps.compose.service import SERVICE_KEYS
 
-    assert set(SERVICE_KEYS) <= set(KITCHEN_SINK["web"])
+    assert set(SERVICE_KEYS) <= set().union(*KITCHEN_SINK.values())
     assert set(DEPLOY_KEYS) <= set(KITCHEN_SINK["web"]["deploy"])
 
 
@@ -201,9 +229,9 @@ def test_an_explicit_stack_name_replaces_the_file_stem() -> None:
     assert labels(spec.service("whoami0").args["labels"])[STACK_LABEL] == "tutorial"
 
 
-def test_service_and_container_labels_carry_the_stack_namespace() -> None:
+def test_service_and_container_labels_carry_the_stack_namespace_and_the_service_the_image() -> None:
     args = service_args(app())
-    assert labels(args["labels"]) == {STACK_LABEL: "test"}
+    assert labels(args["labels"]) == {STACK_LABEL: "test", "com.docker.stack.image": "nginx:1.27"}
     assert labels(args["task_spec"]["container_spec"]["labels"]) == {STACK_LABEL: "test"}
 
 
@@ -235,8 +263,18 @@ def test_environment_list_and_map_forms_become_the_env_map(environment: Any) -> 
     assert container(app(environment=environment))["env"] == {"MODE": "prod", "EMPTY": "", "URL": "http://x/?a=b"}
 
 
-def test_environment_map_values_are_stringified_like_compose() -> None:
-    assert container(app(environment={"N": 4, "ON": True, "RATIO": 0.5}))["env"] == {"N": "4", "ON": "true", "RATIO": "0.5"}
+def test_environment_map_values_are_stringified_like_docker() -> None:
+    assert container(app(environment={"N": 4, "ON": "true", "RATIO": 0.5, "ONE": 1.0, "BIG": 1e6}))["env"] == {
+        "N": "4",
+        "ON": "true",
+        "RATIO": "0.5",
+        "ONE": "1",
+        "BIG": "1e+06",
+    }
+
+
+def test_a_boolean_in_a_mapping_is_refused_as_docker_refuses_it() -> None:
+    assert "environment.ON = true is refused: a string or a number (quote true and false" in refused_service(app(environment={"ON": True}))
 
 
 def test_environment_bare_name_takes_the_value_of_a_provided_variable() -> None:
@@ -290,23 +328,45 @@ def test_short_port_syntax_becomes_an_endpoint_port(short: Any, expected: dict[s
 def test_long_port_syntax_maps_target_published_protocol_and_mode() -> None:
     ports = service_args(app(ports=[{"target": 9100, "published": "9101", "protocol": "udp", "mode": "host"}, {"target": 80}]))["endpoint_spec"]["ports"]
     assert ports == [
-        {"target_port": 9100, "published_port": 9101, "protocol": "udp", "publish_mode": "host"},
         {"target_port": 80, "protocol": "tcp", "publish_mode": "ingress"},
-    ]
+        {"target_port": 9100, "published_port": 9101, "protocol": "udp", "publish_mode": "host"},
+    ], "sorted as docker stack deploy sorts them: published (none first), target, protocol, mode"
 
 
 def test_a_service_without_ports_or_endpoint_mode_has_no_endpoint_spec() -> None:
     assert "endpoint_spec" not in service_args(app())
 
 
-def test_port_range_is_refused() -> None:
-    message = refused_service(app(ports=["8000-8010:8000-8010"]))
-    assert "ports[0] = '8000-8010:8000-8010' is refused" in message
-    assert "port ranges are not supported: list each port" in message
+def port(target: int, published: int | None = None, protocol: str = "tcp") -> dict[str, Any]:
+    return {"target_port": target, "protocol": protocol, "publish_mode": "ingress", **({"published_port": published} if published else {})}
 
 
-def test_port_with_a_host_ip_is_refused() -> None:
-    assert "without a host IP" in refused_service(app(ports=["127.0.0.1:8080:80"]))
+@pytest.mark.parametrize(
+    ("short", "expected"),
+    [
+        ("8000-8002:9000-9002", [port(9000, 8000), port(9001, 8001), port(9002, 8002)]),
+        ("9000-9001", [port(9000), port(9001)]),
+        ("8000-8001:80/udp", [port(80, 8000, "udp"), port(80, 8001, "udp")]),
+        ("0.0.0.0:8080:80", [port(80, 8080)]),
+        (":8080", [port(8080)]),
+    ],
+)
+def test_port_ranges_expand_as_docker_stack_deploy_expands_them(short: str, expected: list[dict[str, Any]]) -> None:
+    spec = stack({"app": app(ports=[short])})
+    assert spec.services[0].args["endpoint_spec"] == {"ports": expected}
+    assert spec.warnings == ()
+
+
+def test_a_port_host_ip_is_ignored_with_a_warning_as_docker_ignores_it() -> None:
+    spec = stack({"app": app(ports=["127.0.0.1:8080:80", "[::1]:53:53/udp"])})
+    assert spec.services[0].args["endpoint_spec"] == {"ports": [port(53, 53, "udp"), port(80, 8080)]}
+    why = "swarm publishes a port on every address of every node (127.0.0.1:8080:80)"
+    assert spec.warnings == (f"{FILE}: ports (a host IP) is ignored, as docker stack deploy ignores it (service app): {why}",)
+
+
+@pytest.mark.parametrize("short", ["8000-8002:9000-9001", "9000-8000", "a:80", "1.2.3:80:80", "80/http"])
+def test_a_port_docker_refuses_is_refused(short: str) -> None:
+    assert f"ports[0] = '{short}' is refused: " in refused_service(app(ports=[short]))
 
 
 def test_unquoted_base60_port_mapping_gets_a_hint() -> None:
@@ -321,22 +381,22 @@ def test_long_port_without_target_is_refused() -> None:
 # --------------------------------------------------------------------------- networks
 
 
-def test_networks_list_form_keeps_compose_keys_in_order() -> None:
-    spec = stack({"app": app(networks=["front", "back"])}, networks={"back": None, "front": None})
-    assert spec.services[0].networks == ("front", "back")
-    assert [n.key for n in spec.networks] == ["back", "front"]
+def test_networks_are_sorted_by_docker_name_as_docker_stack_deploy_sorts_them() -> None:
+    spec = stack({"app": app(networks=["front", "back", "zed"])}, networks={"back": None, "front": None, "zed": {"name": "a-zed"}})
+    assert spec.services[0].networks == ("zed", "back", "front"), "a-zed, test_back, test_front"
+    assert [n.key for n in spec.networks] == ["back", "front", "zed"]
 
 
 def test_networks_map_form_with_aliases_gives_the_networks_advanceds() -> None:
     spec = stack({"app": app(networks={"front": {"aliases": ["www", "app"]}, "back": None})}, networks={"front": None, "back": None})
     service = spec.services[0]
-    assert service.networks == ("front", "back")
+    assert service.networks == ("back", "front")
     assert service.networks_advanceds({"front": "id-f", "back": "id-b"}) == [
-        {"id": "id-f", "aliases": ["app", "www"]},
         {"id": "id-b", "aliases": ["app"]},
-    ]
+        {"id": "id-f", "aliases": ["www", "app", "app"]},
+    ], "compose aliases, then the service key, as docker stack deploy appends it"
     args = service.service_args({"front": "id-f", "back": "id-b"})
-    assert args["task_spec"]["networks_advanceds"][0]["id"] == "id-f"
+    assert args["task_spec"]["networks_advanceds"][0]["id"] == "id-b"
 
 
 def test_non_external_networks_get_the_stack_prefix_and_their_options() -> None:
@@ -510,10 +570,17 @@ def test_global_mode() -> None:
     assert deploy(mode="global")["mode"] == {"global_": True}
 
 
-@pytest.mark.parametrize("form", [["traefik.enable=true", "traefik.http.routers.x.rule=Host(`x`)"], {"traefik.enable": True, "traefik.http.routers.x.rule": "Host(`x`)"}])
+@pytest.mark.parametrize(
+    "form", [["traefik.enable=true", "traefik.http.routers.x.rule=Host(`x`)"], {"traefik.enable": "true", "traefik.http.routers.x.rule": "Host(`x`)"}]
+)
 def test_deploy_labels_become_the_service_labels_not_the_container_labels(form: Any) -> None:
     args = deploy(labels=form)
-    assert labels(args["labels"]) == {"traefik.enable": "true", "traefik.http.routers.x.rule": "Host(`x`)", STACK_LABEL: "test"}
+    assert labels(args["labels"]) == {
+        "traefik.enable": "true",
+        "traefik.http.routers.x.rule": "Host(`x`)",
+        STACK_LABEL: "test",
+        "com.docker.stack.image": "nginx:1.27",
+    }
     assert "traefik.enable" not in labels(args["task_spec"]["container_spec"]["labels"])
 
 
@@ -633,13 +700,39 @@ def image_with(text: str, variables: dict[str, str]) -> str:
         ("${IMAGE:-nginx:1.27}", {"IMAGE": "httpd"}, "httpd"),
         ("x${EMPTY-default}y", {"EMPTY": ""}, "xy"),
         ("${IMAGE-nginx}", {}, "nginx"),
-        ("${IMAGE:-${FALLBACK:-nginx}}", {}, "nginx"),
-        ("${IMAGE:+custom}", {"IMAGE": "x"}, "custom"),
+        ("${IMAGE:-${FALLBACK:-nginx}}", {}, "${FALLBACK:-nginx}"),
+        ("${P:-$2y$05$abc}", {}, "$2y$05$abc"),
+        ("${Q-$$x}", {}, "$$x"),
+        ("$IMAGE-x y", {"IMAGE": "nginx"}, "nginx"),
+        ("$IMAGE-x y", {}, "x y"),
         ("${IMAGE:?must be set}", {"IMAGE": "nginx"}, "nginx"),
     ],
 )
 def test_interpolation_of_variables_and_defaults(text: str, variables: dict[str, str], expected: str) -> None:
     assert image_with(text, variables) == expected
+
+
+def test_alternative_values_are_refused_as_docker_refuses_them() -> None:
+    assert "is refused: '$' followed by a variable name or {...}" in refused_service(app(image="${IMAGE:+custom}"), variables={"IMAGE": "x"})
+
+
+def test_a_required_message_with_a_hyphen_is_the_message() -> None:
+    assert "variable X: set-me" in refused_service(app(image="${X:?set-me}"))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [("read_only", "${RO}", True), ("read_only", "${OFF}", False), ("deploy", {"replicas": "${N}"}, {"replicated": {"replicas": 3}})],
+)
+def test_substituted_values_are_cast_as_docker_casts_them(key: str, value: Any, expected: Any) -> None:
+    args = stack({"app": app(**{key: value})}, variables={"RO": "yes", "OFF": "off", "N": "3"}).services[0].args
+    assert (args["mode"] if key == "deploy" else args["task_spec"]["container_spec"][key]) == expected
+
+
+def test_a_substituted_value_docker_cannot_cast_is_refused() -> None:
+    assert "read_only = '${RO}' is refused: a value of the type docker casts it to (bool), not 'maybe'" in refused_service(
+        app(read_only="${RO}"), variables={"RO": "maybe"}
+    )
 
 
 def test_double_dollar_is_a_literal_dollar() -> None:
@@ -680,13 +773,9 @@ def test_malformed_interpolation_is_refused(text: str) -> None:
 
 def test_unknown_top_level_key_is_refused() -> None:
     message = refused({"app": app()}, extras={"a": 1})
-    assert message == f'{FILE}: extras = {{"a": 1}} is refused: unknown top-level key; allowed: version, services, networks, volumes and x-* extensions'
-
-
-@pytest.mark.parametrize("key", ["configs", "secrets"])
-def test_configs_and_secrets_are_refused_for_now(key: str) -> None:
-    assert f"{FILE}: {key} = " in refused({"app": app()}, **{key: {"x": {"file": "./x"}}})
-    assert f"{key} are not supported yet" in refused({"app": app()}, **{key: {"x": {"file": "./x"}}})
+    assert message == (
+        f'{FILE}: extras = {{"a": 1}} is refused: unknown top-level key; allowed: version, services, networks, volumes, configs, secrets and x-* extensions'
+    )
 
 
 def test_extension_keys_and_version_are_ignored() -> None:
@@ -695,8 +784,8 @@ def test_extension_keys_and_version_are_ignored() -> None:
 
 
 def test_unknown_service_key_is_refused() -> None:
-    message = refused_service(app(privileged=True))
-    assert message.startswith(f"{FILE}: service app: privileged = true is refused: unknown or unsupported key; supported keys: image, command")
+    message = refused_service(app(priviledged=True))
+    assert message.startswith(f"{FILE}: service app: priviledged = true is refused: unknown or unsupported key; supported keys: image, command")
 
 
 def test_unknown_deploy_key_is_refused() -> None:
@@ -705,7 +794,7 @@ def test_unknown_deploy_key_is_refused() -> None:
 
 
 def test_unknown_nested_deploy_key_is_refused() -> None:
-    assert "deploy.resources.limits.pids = 10 is refused" in refused_service(app(deploy={"resources": {"limits": {"pids": 10}}}))
+    assert "deploy.resources.limits.threads = 10 is refused: unknown or unsupported key" in refused_service(app(deploy={"resources": {"limits": {"threads": 10}}}))
 
 
 def test_negative_replicas_are_refused() -> None:
@@ -726,7 +815,29 @@ def test_global_mode_with_max_replicas_per_node_is_refused() -> None:
 
 
 def test_unknown_mode_is_refused() -> None:
-    assert "deploy.mode = 'replicated-job' is refused: one of replicated, global" in refused_service(app(deploy={"mode": "replicated-job"}))
+    assert "deploy.mode = 'replicated-service' is refused: one of replicated, global" in refused_service(app(deploy={"mode": "replicated-service"}))
+
+
+@pytest.mark.parametrize("mode", ["replicated-job", "global-job"])
+def test_job_modes_are_refused_saying_the_provider_cannot_set_them(mode: str) -> None:
+    message = refused_service(app(deploy={"mode": mode}))
+    assert f"deploy.mode = '{mode}' is refused: replicated or global: the Docker provider (pulumi_docker.Service) cannot set it to a job" in message
+
+
+def test_pids_limit_is_refused_saying_the_provider_cannot_set_it() -> None:
+    message = refused_service(app(deploy={"resources": {"limits": {"pids": 10}}}))
+    assert "deploy.resources.limits.pids = 10 is refused: nothing: the Docker provider (pulumi_docker.Service) cannot set it" in message
+
+
+def test_generic_resources_become_discrete_resource_specs() -> None:
+    wanted = [{"discrete_resource_spec": {"kind": "gpu", "value": 2}}, {"discrete_resource_spec": {"kind": "ssd", "value": 1}}]
+    reservation = deploy(resources={"reservations": {"generic_resources": wanted}})["task_spec"]["resources"]["reservation"]
+    assert reservation == {"generic_resources": {"discrete_resources_specs": ["gpu=2", "ssd=1"]}}
+
+
+@pytest.mark.parametrize("mode", ["VIP", "Vip", "DNSRR"])
+def test_endpoint_mode_is_read_in_any_case_as_docker_reads_it(mode: str) -> None:
+    assert deploy(endpoint_mode=mode)["endpoint_spec"] == {"mode": mode.lower()}
 
 
 @pytest.mark.parametrize("duration", ["10", "ten seconds", "-5s", "1d", "", 10])
@@ -766,8 +877,17 @@ def test_update_order_must_be_start_first_or_stop_first() -> None:
     assert "one of stop-first, start-first" in refused_service(app(deploy={"update_config": {"order": "random"}}))
 
 
-def test_failure_ratio_with_more_than_one_decimal_is_refused() -> None:
-    assert "deploy.update_config.max_failure_ratio = 0.25 is refused" in refused_service(app(deploy={"update_config": {"max_failure_ratio": 0.25}}))
+def test_failure_ratio_with_more_than_one_decimal_is_given_as_is_with_a_warning() -> None:
+    spec = stack({"app": app(deploy={"update_config": {"max_failure_ratio": 0.25}})})
+    assert spec.services[0].args["update_config"]["max_failure_ratio"] == "0.25"
+    assert spec.warnings == (
+        f"{FILE}: deploy.update_config.max_failure_ratio (service app): 0.25 is given as is, but the Docker provider reads it back with one decimal "
+        "and shows a change on every preview; give one decimal",
+    )
+
+
+def test_failure_ratio_above_one_is_refused() -> None:
+    assert "deploy.update_config.max_failure_ratio = 1.5 is refused: a number from 0 to 1" in refused_service(app(deploy={"update_config": {"max_failure_ratio": 1.5}}))
 
 
 def test_restart_condition_must_be_known() -> None:
@@ -894,3 +1014,218 @@ def test_demo_is_valid_for_docker_stack_config(demo: StackSpec) -> None:
     for service in demo.services:
         assert rendered["services"][service.key]["deploy"]["replicas"] == service.args["mode"]["replicated"]["replicas"]
     assert rendered["services"]["whoami0"]["deploy"]["labels"]["traefik.http.routers.whoami0.rule"] == "Host(`whoami0.example.test`)"
+
+
+# --------------------------------------------------------------------------- what docker stack deploy ignores or refuses
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("build", "."),
+        ("container_name", "web"),
+        ("depends_on", ["db"]),
+        ("links", ["db"]),
+        ("network_mode", "host"),
+        ("privileged", True),
+        ("expose", ["80"]),
+        ("security_opt", ["label:disable"]),
+        ("tmpfs", "/run"),
+    ],
+)
+def test_a_key_docker_stack_deploy_ignores_is_accepted_with_one_warning(key: str, value: Any) -> None:
+    spec = stack({"app": app(**{key: value}), "db": app(**{key: value})})
+    assert spec.services[0].args == stack({"app": app()}).services[0].args, "nothing of the key reaches the service"
+    assert len(spec.warnings) == 1, "one warning per key, not per service"
+    assert spec.warnings[0].startswith(f"{FILE}: {key} is ignored, as docker stack deploy ignores it (service app, db): ")
+
+
+def test_warnings_come_one_per_key_in_key_order() -> None:
+    spec = stack({"app": app(links=["db"], build=".", depends_on=["db"])})
+    assert [w.split(" is ignored")[0] for w in spec.warnings] == [f"{FILE}: build", f"{FILE}: depends_on", f"{FILE}: links"]
+    assert stack({"app": app()}).warnings == ()
+
+
+@pytest.mark.parametrize("key", ["extends", "volumes_from", "volume_driver", "cpu_shares", "mem_limit"])
+def test_a_key_docker_stack_deploy_refuses_is_refused_with_its_advice(key: str) -> None:
+    assert f"{key} = 'x' is refused: nothing: docker stack deploy refuses it too (" in refused_service(app(**{key: "x"}))
+
+
+@pytest.mark.parametrize(
+    ("restart", "policy"),
+    [
+        ("always", {"condition": "any", "delay": "5s", "window": "0s"}),
+        ("unless-stopped", {"condition": "any", "delay": "5s", "window": "0s"}),
+        ("on-failure", {"condition": "on-failure", "delay": "5s", "window": "0s"}),
+        ("on-failure:3", {"condition": "on-failure", "delay": "5s", "window": "0s", "max_attempts": 3}),
+    ],
+)
+def test_restart_maps_to_a_restart_policy_as_docker_stack_deploy_maps_it(restart: str, policy: dict[str, Any]) -> None:
+    spec = stack({"app": app(restart=restart)})
+    assert spec.services[0].args["task_spec"]["restart_policy"] == policy
+    assert spec.warnings == ()
+
+
+def test_restart_no_gives_no_restart_policy() -> None:
+    assert "restart_policy" not in service_args(app(restart="no"))["task_spec"]
+
+
+def test_restart_is_ignored_with_a_warning_when_deploy_restart_policy_is_given() -> None:
+    spec = stack({"app": app(restart="always", deploy={"restart_policy": {"condition": "none"}})})
+    assert spec.services[0].args["task_spec"]["restart_policy"]["condition"] == "none"
+    assert spec.warnings == (
+        f"{FILE}: restart is ignored, as docker stack deploy ignores it (service app): deploy.restart_policy is given, and docker stack deploy then ignores restart",
+    )
+
+
+@pytest.mark.parametrize("restart", ["sometimes", ":3", "on-failure:x", "on-failure:-1"])
+def test_restart_that_docker_refuses_is_refused(restart: str) -> None:
+    assert f"restart = '{restart}' is refused: no, always, unless-stopped or on-failure" in refused_service(app(restart=restart))
+
+
+def test_load_stacks_gives_each_warning_to_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ha_swarm.apps import stacks as stacks_module
+
+    said: list[str] = []
+    monkeypatch.setattr(stacks_module.pulumi.log, "warn", said.append)
+    path = tmp_path / "built.yml"
+    path.write_text("services:\n  app:\n    image: nginx\n    build: .\n    links: [db]\n")
+    stacks_module.load_stacks([StackEntry(str(path))], VARIABLES)
+    assert [line.split(" is ignored")[0] for line in said] == [f"{path}: build", f"{path}: links"]
+
+
+# --------------------------------------------------------------------------- container keys docker stack deploy converts
+
+
+def test_env_file_is_read_as_docker_reads_it_and_environment_overrides_it() -> None:
+    env = container(app(env_file=str(ENV_FILE), environment=["FROM_FILE=2 "]))["env"]
+    # Taken as written: no quote removal, no ${}; an empty or bare entry takes the program's variable of
+    # that name (docker takes the shell's); a bare KEY nobody provides is left out.
+    assert env == {"DOMAIN": "example.test", "FROM_FILE": "2 ", "INDENTED": "kept ", "QUOTED": '"stays quoted"', "EMPTY": ""}
+
+
+def test_env_file_empty_value_takes_a_provided_variable() -> None:
+    assert container(app(env_file=str(ENV_FILE)), variables={"EMPTY": "from settings"})["env"]["EMPTY"] == "from settings"
+
+
+def test_env_file_is_found_beside_the_compose_file(tmp_path: Path) -> None:
+    (tmp_path / "web.env").write_text("A=1\n")
+    (tmp_path / "stack.yml").write_text("services:\n  app:\n    image: nginx\n    env_file: web.env\n")
+    assert load_stack(tmp_path / "stack.yml", VARIABLES).services[0].args["task_spec"]["container_spec"]["env"] == {"A": "1"}
+
+
+def test_missing_env_file_is_refused() -> None:
+    assert "env_file = 'nowhere.env' is refused: a readable UTF-8 env file, relative to the compose file" in refused_service(app(env_file="nowhere.env"))
+
+
+def test_env_file_line_with_a_spaced_name_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.env"
+    bad.write_text("OK=1\nNOT OK=2\n")
+    assert "line 2 has no variable name, or one with spaces" in refused_service(app(env_file=[str(bad)]))
+
+
+def test_logging_becomes_the_task_log_driver() -> None:
+    args = service_args(app(logging={"driver": "json-file", "options": {"max-size": "10m", "max-file": 3, "unset": None}}))
+    assert args["task_spec"]["log_driver"] == {"name": "json-file", "options": {"max-file": "3", "max-size": "10m"}}
+
+
+def test_logging_without_a_driver_is_refused() -> None:
+    assert "logging.driver = null is refused: a log driver name" in refused_service(app(logging={"options": {"max-size": "1m"}}))
+
+
+@pytest.mark.parametrize("hosts", [["db:10.0.0.5", "v6=[::1]"], {"db": "10.0.0.5", "v6": "::1"}])
+def test_extra_hosts_become_the_container_hosts(hosts: Any) -> None:
+    assert container(app(extra_hosts=hosts))["hosts"] == [{"host": "db", "ip": "10.0.0.5"}, {"host": "v6", "ip": "::1"}]
+
+
+def test_extra_host_without_an_ip_is_refused() -> None:
+    assert "extra_hosts.db = 'db.example' is refused: an IP address" in refused_service(app(extra_hosts=["db:db.example"]))
+
+
+def test_dns_search_and_options_become_the_dns_config() -> None:
+    assert container(app(dns="10.0.0.2", dns_search=["a.test"], dns_opt=["ndots:2"]))["dns_config"] == {
+        "nameservers": ["10.0.0.2"],
+        "searches": ["a.test"],
+        "options": ["ndots:2"],
+    }
+
+
+def test_dns_search_without_dns_is_refused_as_the_provider_needs_a_name_server() -> None:
+    assert "dns_search = 'a.test' is refused: nothing without dns: the Docker provider" in refused_service(app(dns_search="a.test"))
+
+
+def test_dns_that_is_not_an_address_is_refused() -> None:
+    assert "dns[0] = 'resolver' is refused: an IP address of a DNS server" in refused_service(app(dns=["resolver"]))
+
+
+def test_capabilities_are_normalised_as_docker_stack_deploy_sends_them() -> None:
+    spec = container(app(cap_add=["net_admin", "CAP_SYS_TIME", " chown"], cap_drop=["chown", "mknod"]))
+    assert spec["cap_adds"] == ["CAP_CHOWN", "CAP_NET_ADMIN", "CAP_SYS_TIME"]
+    assert spec["cap_drops"] == ["CAP_MKNOD"], "an added capability is not dropped"
+    assert container(app(cap_add=["ALL", "net_admin"]))["cap_adds"] == ["ALL"]
+
+
+def test_sysctls_list_and_map_forms() -> None:
+    assert container(app(sysctls=["net.core.somaxconn=1024"]))["sysctl"] == {"net.core.somaxconn": "1024"}
+    assert container(app(sysctls={"net.ipv4.ip_forward": 1}))["sysctl"] == {"net.ipv4.ip_forward": "1"}
+
+
+def test_stop_signal_isolation_and_credential_spec() -> None:
+    spec = container(app(stop_signal="SIGQUIT", isolation="process", credential_spec={"registry": "spec"}))
+    assert (spec["stop_signal"], spec["isolation"], spec["privileges"]) == ("SIGQUIT", "process", {"credential_spec": {"registry": "spec"}})
+
+
+def test_credential_spec_from_a_config_is_refused() -> None:
+    assert "credential_spec.config = 'cred' is refused: file or registry" in refused_service(app(credential_spec={"config": "cred"}))
+
+
+@pytest.mark.parametrize(("key", "value"), [("ulimits", {"nofile": 1024}), ("tty", True), ("stdin_open", True), ("oom_score_adj", 100)])
+def test_a_key_the_provider_cannot_express_is_refused_saying_so(key: str, value: Any) -> None:
+    assert f"{key} = {json.dumps(value)} is refused: nothing: the Docker provider (pulumi_docker.Service) cannot set it; " in refused_service(app(**{key: value}))
+
+
+def test_healthcheck_start_interval_is_refused_saying_the_provider_cannot_set_it() -> None:
+    message = refused_service(app(healthcheck={"test": "true", "start_interval": "1s"}))
+    assert "healthcheck.start_interval = '1s' is refused: nothing: the Docker provider (pulumi_docker.Service) cannot set it" in message
+
+
+# --------------------------------------------------------------------------- YAML as docker reads it
+
+
+def loaded_env(tmp_path: Path, lines: str) -> dict[str, str]:
+    path = tmp_path / "yaml12.yml"
+    path.write_text("services:\n  app:\n    image: nginx\n    environment:\n" + lines)
+    return load_stack(path, VARIABLES).services[0].args["task_spec"]["container_spec"]["env"]
+
+
+def test_yaml_1_1_words_and_base_60_stay_strings_as_docker_reads_them(tmp_path: Path) -> None:
+    env = loaded_env(tmp_path, "      A: yes\n      B: off\n      C: 1:30\n      D: Y\n      E: ~/x\n")
+    assert env == {"A": "yes", "B": "off", "C": "1:30", "D": "Y", "E": "~/x"}
+
+
+def test_numbers_are_read_as_go_reads_them_and_written_as_go_prints_them(tmp_path: Path) -> None:
+    # Facts from `docker stack config` (docker 28.2.2) on the same file.
+    env = loaded_env(
+        tmp_path,
+        "      B: 0o17\n      C: +1\n      D: 1e3\n      E: .5\n      F: 0x1F\n      I: 1.0\n      L: 1000000.0\n      M: 0b101\n"
+        "      O: -0\n      P: 0.1\n      Q: 1_0.5\n      R: 0777\n      S: 1_000\n",
+    )
+    assert env == {"B": "15", "C": "1", "D": "1000", "E": "0.5", "F": "31", "I": "1", "L": "1e+06", "M": "5", "O": "0", "P": "0.1", "Q": "10.5", "R": "511", "S": "1000"}
+
+
+def test_dates_are_written_as_go_prints_a_time(tmp_path: Path) -> None:
+    env = loaded_env(tmp_path, "      A: 2001-01-01\n      J: 2001-01-01T10:00:00Z\n      K: 2001-01-01t10:00:00.500+02:00\n")
+    assert env == {"A": "2001-01-01 00:00:00 +0000 UTC", "J": "2001-01-01 10:00:00 +0000 UTC", "K": "2001-01-01 10:00:00.5 +0200 +0200"}
+
+
+def test_true_is_a_boolean_and_refused_where_docker_refuses_one(tmp_path: Path) -> None:
+    with pytest.raises(ComposeError, match=r"environment\.T = true is refused"):
+        loaded_env(tmp_path, "      T: TRUE\n")
+
+
+def test_an_unquoted_port_mapping_is_a_string(tmp_path: Path) -> None:
+    path = tmp_path / "ports.yml"
+    path.write_text("services:\n  app:\n    image: nginx\n    ports:\n      - 888:8080\n")
+    assert load_stack(path, VARIABLES).services[0].args["endpoint_spec"]["ports"] == [
+        {"target_port": 8080, "published_port": 888, "protocol": "tcp", "publish_mode": "ingress"}
+    ]

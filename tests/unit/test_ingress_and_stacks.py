@@ -209,7 +209,7 @@ def test_dev_stack_evaluates_end_to_end_in_preview_and_update(preview: bool) -> 
 def test_a_compose_error_stops_the_program_before_any_resource(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("services:\n  web:\n    image: nginx\n    deploy:\n      replicas: -1\n")
-    from ha_swarm.apps.compose.translate import ComposeError
+    from ha_swarm.apps.compose.model import ComposeError
 
     with pytest.raises(ComposeError, match="replicas"):
         run_program(base_config(stacks=[str(bad)]))

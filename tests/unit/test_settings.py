@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ha_swarm.config import SettingsError, parse_settings
-from ha_swarm.config.model import DEFAULT_TRAEFIK_IMAGE, Settings
+from ha_swarm.config.model import DEFAULT_TRAEFIK_IMAGE, Settings, StackEntry
 from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY
 
 IMAGE_URL = "https://example.test/debian-12-genericcloud-amd64.qcow2"
@@ -53,7 +53,7 @@ def test_lab_defaults_are_the_tutorials_one_manager_two_workers() -> None:
     assert s.lab.cidr == ipaddress.IPv4Network("10.17.3.0/24")
     assert (s.lab.domain_type, s.lab.vcpus, s.lab.memory_mib, s.lab.disk_gib) == ("kvm", 2, 2048, 20)
     assert s.ssh_user == "swarm" and s.domain == "traefik"
-    assert s.stacks == ("stacks/demo.yml",)
+    assert s.stacks == (StackEntry("stacks/demo.yml"),)
     assert s.traefik.image == DEFAULT_TRAEFIK_IMAGE and s.traefik.publish_mode == "ingress"
     assert s.traefik.dashboard_users == () and s.traefik.acme is None
     assert [n.name for n in s.nodes] == ["manager-1", "worker-1", "worker-2"]
@@ -397,3 +397,41 @@ def test_direct_kernel_boot_settings_default_their_arguments(tmp_path: Path) -> 
 def test_bad_kernel_boot_and_network_mode_settings_are_refused(overrides: dict[str, Any], key: str, allowed: str) -> None:
     msg = refused(lab(**overrides))
     assert f"ha-swarm:{key} " in msg and allowed in msg
+
+
+def test_stacks_entries_may_be_plain_paths_or_file_name_variables_configs_secrets() -> None:
+    s = parse_settings(
+        {
+            **lab(),
+            "stacks": [
+                "stacks/demo.yml",
+                {"file": "x/docker-compose.traefik.yml", "name": "traefik", "variables": {"DOMAIN": "t.example", "N": 2}, "secrets": {"cert": "certs/cert.pem"}},
+            ],
+        }
+    )
+    assert s.stacks == (
+        StackEntry("stacks/demo.yml"),
+        StackEntry("x/docker-compose.traefik.yml", "traefik", (("DOMAIN", "t.example"), ("N", "2")), (), (("cert", "certs/cert.pem"),)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ({"name": "x"}, "stacks[0].file = null is refused: a list of compose file paths or {file, name, variables, configs, secrets}"),
+        ({"file": "a.yml", "name": "my.stack"}, "stacks[0].name = 'my.stack' is refused: a stack name of letters and digits"),
+        ({"file": "a.yml", "network": "x"}, "stacks[0].network = 'x' is refused: unknown key"),
+        ({"file": "a.yml", "variables": {"1X": "v"}}, "stacks[0].variables.1X = 'v' is refused: a variable name"),
+        ({"file": "a.txt"}, "stacks[0].file = 'a.txt' is refused: compose files ending in .yml or .yaml"),
+        ({"file": "a.yml", "secrets": {"cert": 3}}, "stacks[0].secrets.cert = 3 is refused: the path of a file with its content"),
+    ],
+)
+def test_bad_stack_entries_are_refused(entry: dict[str, Any], expected: str) -> None:
+    assert expected in refused({**lab(), "stacks": [entry]})
+
+
+def test_the_secret_names_key_is_derived_from_the_private_key_one_way() -> None:
+    key = parse_settings(lab()).secret_names_key
+    assert len(key) == 32 and TEST_PRIVATE_KEY.encode()[:32] != key
+    assert parse_settings({**lab(), "sshPrivateKey": TEST_PRIVATE_KEY.replace("TEST-ONLY", "OTHER-TEST")}).secret_names_key != key
+    assert "secret_names_key" not in repr(parse_settings(lab()))

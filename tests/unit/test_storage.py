@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from ha_swarm.apps.compose.translate import ComposeError, StackSpec, translate
+from ha_swarm.apps.compose.load import translate
+from ha_swarm.apps.compose.model import ComposeError, StackSpec
 from ha_swarm.apps.nfs import nfs_folders
 from ha_swarm.apps.stacks import load_stacks, stack_variables
 from ha_swarm.config import parse_settings
-from ha_swarm.config.model import DEFAULT_NFS_EXPORT, StorageSettings
+from ha_swarm.config.model import DEFAULT_NFS_EXPORT, StackEntry, StorageSettings
 from ha_swarm.machines.cloudinit import NFS_NODE_PATH, PREPARE_PATH, render
 from ha_swarm.nodes.node import NodeSpec
 from ha_swarm.nodes.remote import script_text
@@ -156,7 +157,7 @@ def nfs(device: str, addr: str = "${NFS_ADDR}", kind: str = "nfs", **extra: Any)
 
 def test_the_counter_example_needs_the_counter_folder() -> None:
     variables = stack_variables("traefik", (("COUNTER_IMAGE", COUNTER_IMAGE),), (("NFS_ADDR", SERVER), ("NFS_EXPORT", "/srv/nfs")))
-    assert nfs_folders(load_stacks(["stacks/counter.yml"], variables), SERVER, "/srv/nfs") == ("counter",)
+    assert nfs_folders(load_stacks([StackEntry("stacks/counter.yml")], variables), SERVER, "/srv/nfs") == ("counter",)
 
 
 def test_folders_of_every_nfs_volume_on_the_server_sorted_and_once() -> None:

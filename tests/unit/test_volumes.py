@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from ha_swarm.apps.compose.translate import STACK_LABEL, ComposeError, translate
+from ha_swarm.apps.compose.load import translate
+from ha_swarm.apps.compose.model import STACK_LABEL, ComposeError
 
 FILE = "stacks/test.yml"
 NFS_ADDR = "10.17.3.11"
@@ -153,16 +154,28 @@ def test_a_long_bind_mount_with_read_only_and_propagation() -> None:
     assert mounts([item]) == [{"type": "bind", "source": "/var/log", "target": "/host/log", "read_only": True, "bind_options": {"propagation": "rslave"}}]
 
 
-def test_a_bind_mount_from_the_home_folder_is_refused() -> None:
-    assert "a host path starting with / or ., or a volume name" in refused(["~/data:/data"])
+def test_a_bind_mount_from_the_home_folder_takes_the_home_variable_as_the_docker_client_takes_home() -> None:
+    assert mounts(["~/data:/data:ro"], {"HOME": "/home/swarm"}) == [{"type": "bind", "source": "/home/swarm/data", "target": "/data", "read_only": True}]
+    assert mounts([{"type": "bind", "source": "~/d", "target": "/d"}], {"HOME": "/srv"})[0]["source"] == "/srv/d"
+
+
+def test_a_bind_mount_from_the_home_folder_without_home_is_refused_saying_how_to_give_it() -> None:
+    assert "volumes[0] = '~/data' is refused: a host path: ~ stands for the HOME of whoever runs docker stack deploy; give HOME" in refused(["~/data:/data"])
 
 
 def test_a_long_bind_mount_without_a_source_is_refused() -> None:
     assert "volumes[0].source = null is refused: a host path (a bind mount needs a source)" in refused([{"type": "bind", "target": "/data"}])
 
 
-def test_an_unknown_short_option_is_refused() -> None:
-    assert "options ro or rw" in refused(["/srv:/srv:z"])
+def test_an_option_docker_ignores_is_ignored_with_a_warning() -> None:
+    doc = {"services": {"app": {"image": "nginx:1.27", "volumes": ["/a:/b:ro,z"]}}}
+    spec = translate(doc, VARIABLES, file=FILE, stack_name="test")
+    assert spec.services[0].args["task_spec"]["container_spec"]["mounts"] == [{"type": "bind", "source": "/a", "target": "/b", "read_only": True}]
+    assert spec.warnings == (f"{FILE}: volume option z is ignored, as docker stack deploy ignores it (service app): docker stack deploy ignores it (/a:/b:ro,z)",)
+
+
+def test_nocopy_on_a_bind_mount_is_refused_as_docker_refuses_it() -> None:
+    assert "options ro or rw" in refused(["/srv:/srv:nocopy"])
 
 
 # --------------------------------------------------------------------------- tmpfs

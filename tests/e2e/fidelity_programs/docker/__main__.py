@@ -1,5 +1,5 @@
 """One swarm service through the Docker provider, its restart policy with ha-swarm's fix (delay and
-window always given, `ha_swarm.apps.compose.translate.RESTART_DEFAULTS`) or without it (config `fidelity:fixed`),
+window always given, `ha_swarm.apps.compose.deploy.RESTART_DEFAULTS`) or without it (config `fidelity:fixed`),
 for tests/e2e/test_provider_fidelity.py: upstream pulumi-docker diffs the second form forever
 (pulumi/pulumi-docker#1285), and the toolchain's stand-in must too."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from ha_swarm.apps.compose.translate import RESTART_DEFAULTS
+from ha_swarm.apps.compose.deploy import RESTART_DEFAULTS
 
 config = pulumi.Config("fidelity")
 fixed = config.require_bool("fixed")
