@@ -273,12 +273,16 @@ build_langhost() {
 # toolchain/build-OWN.sh OUTDIR PIN [OWN_ARG]); when that fails too, the part is recorded
 # "unavailable" with the proxy's answer, and the other parts go on.
 plugin_installed() { [ -n "$(ls -d "$PULUMI_HOME/plugins/resource-$1-v$2" 2>/dev/null)" ]; }
-# tree_hash DIR FILE...: a hash of the sources an own provider is built from (named relative to this
-# folder, so that a move of the folder changes no key).
+# tree_hash PATH...: a hash of the sources an own provider is built from, the files of each PATH (a
+# folder or a file) in turn, named relative to this folder, so that a move of the folder changes no key.
 tree_hash() {
-    { find "$1" -type f -not -name '*.test' -print0 | sort -z | xargs -0 sha256sum; shift; [ $# -eq 0 ] || sha256sum "$@"; } \
+    local p
+    for p in "$@"; do find "$p" -type f -not -name '*.test' -print0 | sort -z | xargs -0 sha256sum; done \
         | sed "s|  $SRC/|  |" | sha256sum | cut -c1-16
 }
+# own_sources OWN: what toolchain/build-OWN.sh builds from besides toolchain/OWN/ and itself: the
+# bridged stand-ins share bridge-provider.sh and the Go module bridgeglue/.
+own_sources() { case $1 in docker-provider | libvirt-provider) printf '%s\n' "$SRC/bridge-provider.sh" "$SRC/bridgeglue" ;; esac; }
 provider_part() {
     local part=$1 name=$2 pin=$3 own=$4 own_arg="" cli key logf=$TC/logs/$1.log m v j tried=() errs=() dir="" mod="" ver=""
     shift 4
@@ -286,7 +290,9 @@ provider_part() {
     shift   # --
     cli=$(cat "$(st pulumi version)" 2>/dev/null || true)
     [ -n "$cli" ] || { log "$part: needs the pulumi part first"; MISSING=1; return 0; }
-    key="pin=$pin cli=$cli go=$GOVERSION recipe=$TOOLCHAIN_RECIPE own=$(tree_hash "$SRC/$own" "$SRC/build-$own.sh")${own_arg:+ $own_arg}"
+    local shared=()
+    mapfile -t shared < <(own_sources "$own")
+    key="pin=$pin cli=$cli go=$GOVERSION recipe=$TOOLCHAIN_RECIPE own=$(tree_hash "$SRC/$own" "$SRC/build-$own.sh" "${shared[@]}")${own_arg:+ $own_arg}"
     if fresh "$part" "$key" "$PULUMI_HOME/plugins/resource-$name-v$pin"; then log "$part: $(status_of "$part") (cached)"; return 0; fi
     [ "$check" = 0 ] || { log "$part: MISSING (would try to build pulumi-resource-$name $pin)"; MISSING=1; return 0; }
     timed_start

@@ -182,19 +182,31 @@ func TestPerDialTimeoutBoundsAStuckHandshake(t *testing.T) {
 	wantContains(t, err.Error(), "deadline exceeded")
 }
 
-func TestProxyHop(t *testing.T) {
-	key := newClientKey(t, "")
-	bastion := newTestServer(t, "bastion", key)
-	bastion.listen("127.0.0.1:0")
-	target := newTestServer(t, "target", key)
-	target.listen("127.0.0.1:0")
+// bastionAndTarget: two listening servers that accept key, named bastion and target.
+func bastionAndTarget(t *testing.T) (key clientKey, bastion, target *testServer) {
+	t.Helper()
+	key = newClientKey(t, "")
+	return key, startTestServer(t, "bastion", key), startTestServer(t, "target", key)
+}
 
+// proxyTo: the `proxy` input of a connection through bastion, with what else it says (auth).
+func proxyTo(bastion *testServer, more resource.PropertyMap) resource.PropertyValue {
+	p := resource.PropertyMap{
+		"host": resource.NewStringProperty(bastion.host),
+		"port": resource.NewNumberProperty(float64(bastion.port)),
+	}
+	for k, v := range more {
+		p[k] = v
+	}
+	return resource.NewObjectProperty(p)
+}
+
+func TestProxyHop(t *testing.T) {
+	key, bastion, target := bastionAndTarget(t)
 	h := newHarness(t)
 	conn := connTo(target, key)
 	conn["hostKey"] = resource.NewStringProperty(authorizedKey(target.hostSigner.PublicKey()))
-	conn["proxy"] = resource.NewObjectProperty(resource.PropertyMap{
-		"host":     resource.NewStringProperty(bastion.host),
-		"port":     resource.NewNumberProperty(float64(bastion.port)),
+	conn["proxy"] = proxyTo(bastion, resource.PropertyMap{
 		"user":     resource.NewStringProperty("jump"),
 		"password": resource.MakeSecret(resource.NewStringProperty(testPassword)),
 		"hostKey":  resource.NewStringProperty(authorizedKey(bastion.hostSigner.PublicKey())),
@@ -212,19 +224,11 @@ func TestProxyHop(t *testing.T) {
 }
 
 func TestProxyWithWrongTargetKeyIsRefused(t *testing.T) {
-	key := newClientKey(t, "")
-	bastion := newTestServer(t, "bastion", key)
-	bastion.listen("127.0.0.1:0")
-	target := newTestServer(t, "target", key)
-	target.listen("127.0.0.1:0")
+	key, bastion, target := bastionAndTarget(t)
 	h := newHarness(t)
 	conn := connTo(target, key)
 	conn["hostKey"] = resource.NewStringProperty(authorizedKey(bastion.hostSigner.PublicKey()))
-	conn["proxy"] = resource.NewObjectProperty(resource.PropertyMap{
-		"host":       resource.NewStringProperty(bastion.host),
-		"port":       resource.NewNumberProperty(float64(bastion.port)),
-		"privateKey": resource.NewStringProperty(key.pem),
-	})
+	conn["proxy"] = proxyTo(bastion, resource.PropertyMap{"privateKey": resource.NewStringProperty(key.pem)})
 	_, err := h.create(inputs(conn, "create", "true"))
 	if err == nil {
 		t.Fatal("wrong target host key accepted through the proxy")
@@ -234,8 +238,7 @@ func TestProxyWithWrongTargetKeyIsRefused(t *testing.T) {
 
 func TestAuthMethods(t *testing.T) {
 	encrypted := newClientKey(t, "open sesame")
-	s := newTestServer(t, "auth", encrypted)
-	s.listen("127.0.0.1:0")
+	s := startTestServer(t, "auth", encrypted)
 	h := newHarness(t)
 
 	conn := connTo(s, encrypted)

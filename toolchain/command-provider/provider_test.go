@@ -18,9 +18,7 @@ import (
 
 func startedServer(t *testing.T) (*testServer, clientKey) {
 	key := newClientKey(t, "")
-	s := newTestServer(t, "main", key)
-	s.listen("127.0.0.1:0")
-	return s, key
+	return startTestServer(t, "main", key), key
 }
 
 func readLog(t *testing.T, path string) []string {

@@ -62,11 +62,7 @@ func newClientKey(t *testing.T, passphrase string) clientKey {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return clientKey{priv: priv, pem: string(pem.EncodeToMemory(block)), signer: signer}
+	return clientKey{priv: priv, pem: string(pem.EncodeToMemory(block)), signer: mustSigner(t, priv)}
 }
 
 func newEd25519Signer(t *testing.T) ssh.Signer {
@@ -75,11 +71,7 @@ func newEd25519Signer(t *testing.T) ssh.Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return mustSigner(t, priv)
 }
 
 func newRSASigner(t *testing.T) ssh.Signer {
@@ -88,6 +80,12 @@ func newRSASigner(t *testing.T) ssh.Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return mustSigner(t, priv)
+}
+
+// mustSigner: the ssh.Signer of a private key.
+func mustSigner(t *testing.T, priv any) ssh.Signer {
+	t.Helper()
 	s, err := ssh.NewSignerFromKey(priv)
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +121,14 @@ func newTestServer(t *testing.T, name string, key clientKey) *testServer {
 }
 
 // listen starts serving on addr ("127.0.0.1:0" for any port).
+// startTestServer: a server that accepts key and testPassword, listening on a free port of 127.0.0.1.
+func startTestServer(t *testing.T, name string, key clientKey) *testServer {
+	t.Helper()
+	s := newTestServer(t, name, key)
+	s.listen("127.0.0.1:0")
+	return s
+}
+
 func (s *testServer) listen(addr string) {
 	s.t.Helper()
 	ln, err := net.Listen("tcp", addr)

@@ -9,6 +9,7 @@ require (
 	github.com/pulumi/pulumi/sdk/v3 v3.218.0
 	github.com/spf13/afero v1.15.0
 	github.com/terraform-providers/terraform-provider-docker v0.0.0-20260916201441-96d331c98ff4
+	ha-swarm/bridgeglue v0.0.0-00010101000000-000000000000
 )
 
 require (
@@ -333,3 +334,7 @@ replace github.com/terraform-providers/terraform-provider-docker => ./upstream
 // github.com/pulumi/terraform-plugin-sdk/v2 at the version the bridge's go.mod names. The build
 // uses a copy of it at ./sdkv2 with shim/sdkv2_compat.go.tmpl added (see that file).
 replace github.com/hashicorp/terraform-plugin-sdk/v2 => ./sdkv2
+
+// What this module and ../libvirt-provider share (token mapping, the schema generator's main): a
+// local module, copied beside the build folder's src by the build script.
+replace ha-swarm/bridgeglue => ../bridgeglue

@@ -16,6 +16,7 @@ require (
 	github.com/pulumi/pulumi/pkg/v3 v3.143.0
 	github.com/pulumi/pulumi/sdk/v3 v3.143.0
 	github.com/spf13/afero v1.9.5
+	ha-swarm/bridgeglue v0.0.0-00010101000000-000000000000
 )
 
 require (
@@ -192,3 +193,7 @@ require (
 	libvirt.org/go/libvirtxml v1.10007.0 // indirect
 	lukechampine.com/frand v1.4.2 // indirect
 )
+
+// What this module and ../docker-provider share (token mapping, the schema generator's main): a
+// local module, copied beside the build folder's src by the build script.
+replace ha-swarm/bridgeglue => ../bridgeglue

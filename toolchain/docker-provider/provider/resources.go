@@ -5,26 +5,12 @@
 package provider
 
 import (
-	"unicode"
-
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
-	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge/tokens"
 	shimv2 "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfshim/sdk-v2"
-	ptokens "github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 
 	"github.com/terraform-providers/terraform-provider-docker/pulumishim"
-)
 
-// Version is the version of the Pulumi package (the pulumi-docker pin of requirements.txt), set
-// at link time with -X ha-swarm/docker-provider/provider.Version=X.Y.Z.
-var Version = "0.0.0-dev"
-
-// UpstreamVersion is the Terraform provider's module version, set at link time like Version.
-var UpstreamVersion = "dev"
-
-const (
-	pkgName = "docker"
-	mainMod = "index"
+	"ha-swarm/bridgeglue"
 )
 
 // resourceNames maps each Terraform resource to the Pulumi type name pulumi_docker uses
@@ -55,29 +41,12 @@ var dataSourceNames = map[string]string{
 	"docker_registry_image_manifests": "getRegistryImageManifests",
 }
 
-func lowerFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	r := []rune(s)
-	r[0] = unicode.ToLower(r[0])
-	return string(r)
-}
-
-func resourceToken(name string) string {
-	return pkgName + ":" + mainMod + "/" + lowerFirst(name) + ":" + name
-}
-
-func functionToken(name string) string {
-	return pkgName + ":" + mainMod + "/" + name + ":" + name
-}
-
 // Provider returns the ProviderInfo shared by the schema generator (cmd/pulumi-tfgen-docker) and
 // the resource plugin (cmd/pulumi-resource-docker).
 func Provider() tfbridge.ProviderInfo {
 	// The Terraform provider as it is: no correction of its diffs, so that the tests see what users
 	// of pulumi-docker see (pulumi/pulumi-docker#1285 included).
-	p := shimv2.NewProvider(pulumishim.Provider(UpstreamVersion))
+	p := shimv2.NewProvider(pulumishim.Provider(bridgeglue.UpstreamVersion))
 
 	info := tfbridge.ProviderInfo{
 		P:           p,
@@ -91,25 +60,17 @@ func Provider() tfbridge.ProviderInfo {
 		Repository:        "https://github.com/pulumi/pulumi-docker",
 		Publisher:         "Pulumi",
 		GitHubOrg:         "kreuzwerker",
-		Version:           Version,
-		TFProviderVersion: UpstreamVersion,
+		Version:           bridgeglue.Version,
+		TFProviderVersion: bridgeglue.UpstreamVersion,
 		TFProviderLicense: func() *tfbridge.TFProviderLicense { l := tfbridge.MPL20LicenseType; return &l }(),
 		Config:            configOverrides(),
-		Resources:         map[string]*tfbridge.ResourceInfo{},
-		DataSources:       map[string]*tfbridge.DataSourceInfo{},
 	}
 
-	for tf, name := range resourceNames {
-		info.Resources[tf] = &tfbridge.ResourceInfo{Tok: ptokens.Type(resourceToken(name))}
-	}
-	for tf, name := range dataSourceNames {
-		info.DataSources[tf] = &tfbridge.DataSourceInfo{Tok: ptokens.ModuleMember(functionToken(name))}
-	}
+	// The names above; whatever the upstream provider adds later is mapped the standard way
+	// (docker_foo_bar -> docker:index/fooBar:FooBar, getFooBar).
+	bridgeglue.Tokens(&info, resourceNames, dataSourceNames)
 	applyOverrides(&info)
 
-	// Whatever the upstream provider adds later is mapped the standard way
-	// (docker_foo_bar -> docker:index/fooBar:FooBar, getFooBar).
-	info.MustComputeTokens(tokens.SingleModule("docker_", mainMod, tokens.MakeStandard(pkgName)))
 	// A resource's `name` is optional and, when left out, made from the resource's name and a
 	// random suffix, as in pulumi-docker; RemoteImage's `name` (the image to pull) stays required
 	// (the empty entry in its Fields keeps SetAutonaming off it).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
 
+	"ha-swarm/bridgeglue"
 	"ha-swarm/docker-provider/provider"
 )
 
@@ -17,5 +18,5 @@ import (
 var pulumiSchema []byte
 
 func main() {
-	tfbridge.Main("docker", provider.Version, provider.Provider(), pulumiSchema)
+	tfbridge.Main("docker", bridgeglue.Version, provider.Provider(), pulumiSchema)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
 
+	"ha-swarm/bridgeglue"
 	"ha-swarm/libvirt-provider/provider"
 )
 
@@ -20,5 +21,5 @@ var pulumiSchema []byte
 var bridgeMetadata []byte
 
 func main() {
-	tfbridge.Main("libvirt", provider.Version, provider.Provider(bridgeMetadata), pulumiSchema)
+	tfbridge.Main("libvirt", bridgeglue.Version, provider.Provider(bridgeMetadata), pulumiSchema)
 }
