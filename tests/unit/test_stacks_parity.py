@@ -94,7 +94,11 @@ def test_a_secret_name_digest_is_keyed_by_the_settings(tmp_path: Path) -> None:
 
     first = run_program(base_config(stacks=[str(objects_stack(tmp_path))])).named("objects_token").inputs["name"]
     again = run_program(base_config(stacks=[str(objects_stack(tmp_path))])).named("objects_token").inputs["name"]
-    other = run_program(base_config(stacks=[str(objects_stack(tmp_path))], sshPrivateKey=TEST_PRIVATE_KEY.replace("TEST-ONLY", "OTHER-TEST"))).named("objects_token").inputs["name"]
+    other = (
+        run_program(base_config(stacks=[str(objects_stack(tmp_path))], sshPrivateKey=TEST_PRIVATE_KEY.replace("TEST-ONLY", "OTHER-TEST")))
+        .named("objects_token")
+        .inputs["name"]
+    )
     assert first == again != other
 
 
