@@ -46,7 +46,8 @@ class HaSwarmPreview(StackRun):
             "target": "cloud",
             "cloud": json.dumps({"hosts": hosts}),
             "swarm": json.dumps({"autolock": True, "rotateTokens": 1}),
-            "traefik": json.dumps({"dashboard": {"users": [HTPASSWD]}}),
+            # The dashboard without HTTPS needs its explicit opt-out (the settings refuse it otherwise).
+            "traefik": json.dumps({"dashboard": {"users": [HTPASSWD], "allowHttp": True}}),
         }
         self.set_config(values, private_key(self.run_dir), secret=("traefik",))
 
