@@ -14,6 +14,7 @@ import pulumi_docker as docker
 from ha_swarm.apps.compose.translate import StackSpec, load_stack
 from ha_swarm.config.checks import CONFIG, Refusal, in_file
 from ha_swarm.config.model import NAMESPACE
+from ha_swarm.ingress.docker_api import DOCKER_API_NETWORK
 from ha_swarm.ingress.ingress import TRAEFIK_NETWORK
 from ha_swarm.ingress.traefik import SERVICE_REPLACEMENT
 from ha_swarm.outputs import check_routes
@@ -58,6 +59,7 @@ class StacksArgs:
     specs: Sequence[StackSpec]  # the translated compose files
     provider: docker.Provider
     traefik_network: docker.Network  # what `traefik-net`, external in the files, stands for
+    docker_api_network: docker.Network  # what `docker-api` (the Docker API proxy's network) stands for
     depends_on: Sequence[pulumi.Resource]
 
 
@@ -68,7 +70,8 @@ class Stacks(pulumi.ComponentResource):
         self.networks: dict[str, docker.Network] = {}
         on_swarm = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
         for spec in args.specs:
-            networks = self._networks(spec, args.traefik_network, on_swarm)
+            external = {TRAEFIK_NETWORK: args.traefik_network, DOCKER_API_NETWORK: args.docker_api_network}
+            networks = self._networks(spec, external, on_swarm)
             for service in spec.services:
                 self.services[service.name] = docker.Service(
                     service.name,
@@ -78,13 +81,13 @@ class Stacks(pulumi.ComponentResource):
                 )
         self.register_outputs({"services": sorted(self.services)})
 
-    def _networks(self, spec: StackSpec, traefik_network: docker.Network, opts: pulumi.ResourceOptions) -> dict[str, docker.Network]:
+    def _networks(self, spec: StackSpec, external: Mapping[str, docker.Network], opts: pulumi.ResourceOptions) -> dict[str, docker.Network]:
         found: dict[str, docker.Network] = {}
         for ref in spec.networks:
             if ref.external:
-                if ref.name != TRAEFIK_NETWORK:
-                    raise in_file(spec.file).refuse(f"networks.{ref.key}", ref.name, f"the only external network is {TRAEFIK_NETWORK}")
-                found[ref.key] = traefik_network
+                if ref.name not in external:
+                    raise in_file(spec.file).refuse(f"networks.{ref.key}", ref.name, f"the external networks are {' and '.join(external)}")
+                found[ref.key] = external[ref.name]
                 continue
             if ref.name not in self.networks:
                 self.networks[ref.name] = docker.Network(
