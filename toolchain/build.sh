@@ -503,7 +503,7 @@ mv -f "$TC/env.sh.tmp" "$TC/env.sh"
 log "summary:"
 for p in "${ALL_PARTS[@]}"; do
     s=$(status_of "$p"); t=$(cat "$(st "$p" seconds)" 2>/dev/null || true)
-    log "  $(printf '%-9s' "$p") ${s:-not built}${t:+  [last build ${t}s]}"
+    log "  $(printf '%-11s' "$p") ${s:-not built}${t:+  [last build ${t}s]}"
 done
 [ -z "$unavailable" ] || log "NOT AVAILABLE here:$unavailable (the module proxy does not serve them; see $TC/logs/ and toolchain/README.md)"
 log "env: $TC/env.sh (also printed on stdout: eval \"\$(toolchain/build.sh)\")"
