@@ -36,10 +36,16 @@ ingress = Ingress(
 nfs = nfs_server("nfs", topo, nodes, folders, str(settings.lab.cidr) if settings.lab else None)
 deployed = Stacks(
     "stacks",
-    StacksArgs(specs=stacks, provider=ingress.provider, traefik_network=ingress.network, depends_on=[*swarm.formed, ingress.network, *nfs]),
+    StacksArgs(
+        specs=stacks,
+        provider=ingress.provider,
+        traefik_network=ingress.network,
+        docker_api_network=ingress.docker_api.network,
+        depends_on=[*swarm.formed, ingress.network, *nfs],
+    ),
 )
 # engine.version: rolling Docker Engine upgrades, after everything the Docker provider does (ha_swarm/day2/engine.py).
-served = [*swarm.formed, ingress.traefik.service, *deployed.services.values(), *nfs]
+served = [*swarm.formed, ingress.docker_api.service, ingress.traefik.service, *deployed.services.values(), *nfs]
 version = settings.engine.version
 engine = EngineUpgrades("engine", EngineUpgradesArgs(nodes=nodes, first_manager=first, version=version, depends_on=served)) if version else None
 upgraded = [engine.done] if engine else []
@@ -50,7 +56,7 @@ for key, value in manager_outputs(first).items():
 pulumi.export("endpoints", endpoints(stacks, nodes, settings.traefik))
 pulumi.export("services", services(stacks, settings.traefik))
 if settings.verify:
-    checked = [*swarm.formed, ingress.traefik.service, *deployed.services.values(), *upgraded]
+    checked = [*swarm.formed, ingress.docker_api.service, ingress.traefik.service, *deployed.services.values(), *upgraded]
     Verify(
         "verify",
         VerifyArgs(

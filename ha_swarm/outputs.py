@@ -12,6 +12,7 @@ from ha_swarm.apps.compose.model import StackSpec
 from ha_swarm.config.checks import in_file
 from ha_swarm.config.model import TraefikSettings
 from ha_swarm.ingress.docker_access import docker_host
+from ha_swarm.ingress.docker_api import DOCKER_API_PROXY
 from ha_swarm.ingress.traefik import TRAEFIK_SERVICE, traefik_mode
 from ha_swarm.nodes.node import Node
 
@@ -103,13 +104,14 @@ def endpoints(specs: Sequence[StackSpec], nodes: Sequence[Node], traefik: Traefi
 
 
 def services(specs: Sequence[StackSpec], traefik: TraefikSettings) -> list[dict[str, Any]]:
-    """Every swarm service the stack declares, Traefik first, with its mode and replica count."""
+    """Every swarm service the stack declares, Traefik and its Docker API proxy first, with its mode
+    and replica count."""
     traefik_args = traefik_mode(traefik)
     replicated = traefik_args.replicated
     traefik_entry: dict[str, Any] = {"global_": True}
     if isinstance(replicated, docker.ServiceModeReplicatedArgs):
         traefik_entry = {"replicated": {"replicas": replicated.replicas}}
-    found: list[tuple[str, Mapping[str, Any]]] = [(TRAEFIK_SERVICE, traefik_entry)]
+    found: list[tuple[str, Mapping[str, Any]]] = [(TRAEFIK_SERVICE, traefik_entry), (DOCKER_API_PROXY, {"global_": True})]
     found += [(service.name, service.args["mode"]) for spec in specs for service in spec.services]
     result: list[dict[str, Any]] = []
     for name, mode in found:

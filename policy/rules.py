@@ -10,6 +10,9 @@ at what a program declares, whichever program it is: ha-swarm's own, or one writ
   a basicauth, digestauth or forwardauth middleware declared on the same service;
 - `docker-socket-read-only`: the Docker socket (or a folder that holds it: /run, /var/run, /var, /) is
   mounted read-only;
+- `no-docker-socket-facing-the-internet`: a service or container that publishes a port or that
+  Traefik routes to (`traefik.enable=true`) does not mount the Docker socket at all, not even
+  read-only (which restricts nothing): it reads the API through a filtering proxy;
 - `swarm-secrets-stay-secret`: a command that asks Docker for a join token or the unlock key
   (`join-token`, `unlock-key`) has a secret stdout (additionalSecretOutputs) and does not log it;
 - `restart-policy`: every swarm service says how its tasks restart (`restart_policy`).
@@ -173,8 +176,8 @@ def _exposes_socket(source: Any) -> bool:
     return path in SOCKET_PATHS or path.endswith("/docker.sock")
 
 
-def socket_mounts_read_write(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """The read-write bind mounts of the Docker socket (or its folder) of a service or container."""
+def socket_binds(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, bool]]:
+    """The bind mounts of the Docker socket (or its folder) of a service or container: (source, read-only)."""
     if resource_type == SERVICE:
         mounts, volumes = _items(_get(props, "taskSpec", "containerSpec", "mounts")), []
     elif resource_type == CONTAINER:
@@ -183,13 +186,49 @@ def socket_mounts_read_write(resource_type: str, props: Mapping[str, Any]) -> li
         return []
     binds = [(m.get("source"), m.get("readOnly")) for m in mounts if isinstance(m, Mapping) and m.get("type", "bind") == "bind"]
     binds += [(v.get("hostPath"), v.get("readOnly")) for v in volumes if isinstance(v, Mapping)]
-    return [str(source) for source, read_only in binds if _exposes_socket(source) and not read_only]
+    return [(str(source), bool(read_only)) for source, read_only in binds if _exposes_socket(source)]
+
+
+def socket_mounts_read_write(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """The read-write bind mounts of the Docker socket (or its folder) of a service or container."""
+    return [source for source, read_only in socket_binds(resource_type, props) if not read_only]
 
 
 def docker_socket_read_only(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     for source in socket_mounts_read_write(args.resource_type, args.props):
         report_violation(
             f"{source} is mounted read-write: whoever controls this container controls the node's Docker daemon (and the swarm); mount it read-only",
+            None,
+        )
+
+
+def _port(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def facing_the_internet(resource_type: str, props: Mapping[str, Any]) -> str | None:
+    """Why a service or container answers from outside (a published port, a Traefik route), or None."""
+    if resource_type == SERVICE:
+        ports = _items(_get(props, "endpointSpec", "ports"))
+        enabled = service_labels(props).get("traefik.enable", "").strip().lower() == "true"
+        if not ports and enabled:
+            return "Traefik routes to it (traefik.enable=true)"
+    elif resource_type == CONTAINER:
+        ports = _items(props.get("ports"))
+    else:
+        return None
+    published = [p.get("publishedPort") or p.get("external") or p.get("targetPort") or p.get("internal") for p in ports if isinstance(p, Mapping)]
+    return f"it publishes port {', '.join(_port(p) for p in published)}" if published else None
+
+
+def docker_socket_not_facing_the_internet(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    binds = socket_binds(args.resource_type, args.props)
+    why = facing_the_internet(args.resource_type, args.props) if binds else None
+    if why:
+        sources = ", ".join(source + (" (read-only)" if read_only else "") for source, read_only in binds)
+        report_violation(
+            f"{why} and mounts {sources}: read-only or not, the socket is the whole Docker API of the node; "
+            "read it through a filtering proxy (such as docker-api-proxy) instead",
             None,
         )
 
@@ -259,6 +298,12 @@ POLICIES: list[Policy] = [
         name="docker-socket-read-only",
         description="The Docker socket is only ever mounted read-only.",
         validate=docker_socket_read_only,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="no-docker-socket-facing-the-internet",
+        description="A service or container that publishes a port or that Traefik routes to does not mount the Docker socket.",
+        validate=docker_socket_not_facing_the_internet,
         enforcement_level=EnforcementLevel.MANDATORY,
     ),
     ResourceValidationPolicy(

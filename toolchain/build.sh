@@ -22,7 +22,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SRC=$REPO/toolchain
 CACHE=${HA_SWARM_CACHE:-$HOME/.cache/ha-swarm}
 TC=$CACHE/toolchain
-ALL_PARTS=(pulumi langhost command docker libvirt traefik whoami pebble)
+ALL_PARTS=(pulumi langhost command docker libvirt traefik whoami socketproxy pebble)
 NEGATIVE_TTL=$((24 * 3600))   # seconds an "unavailable" verdict is trusted before trying again
 
 # shellcheck source-path=SCRIPTDIR source=versions.env
@@ -441,6 +441,10 @@ build_whoami() {
     log "whoami: $(status_of whoami) in $(cat "$(st whoami seconds)") s"
 }
 
+# -- part: socketproxy (the stand-in for tecnativa/docker-socket-proxy) ---------------------------
+# shellcheck source-path=SCRIPTDIR source=socket-proxy/part.sh
+. "$SRC/socket-proxy/part.sh"
+
 # -- part: pebble (Let's Encrypt's test ACME server) and pebble-challtestsrv (its mock DNS) ------
 PEBBLE=github.com/letsencrypt/pebble/v2
 build_pebble() {
@@ -493,6 +497,8 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
     echo "export HA_SWARM_TRAEFIK_TAR=$(q "$(image_field traefik 2)")"
     echo "export HA_SWARM_WHOAMI_IMAGE=$(q "$(image_field whoami 1)")"
     echo "export HA_SWARM_WHOAMI_TAR=$(q "$(image_field whoami 2)")"
+    echo "export HA_SWARM_SOCKET_PROXY_IMAGE=$(q "$(image_field socketproxy 1)")"
+    echo "export HA_SWARM_SOCKET_PROXY_TAR=$(q "$(image_field socketproxy 2)")"
     # pebble and pebble-challtestsrv (empty while the part is not built)
     pebble_bin=""; case $(status_of pebble) in built*) pebble_bin=$TC/bin/pebble ;; esac
     echo "export HA_SWARM_PEBBLE=$(q "$pebble_bin")"
@@ -503,7 +509,7 @@ mv -f "$TC/env.sh.tmp" "$TC/env.sh"
 log "summary:"
 for p in "${ALL_PARTS[@]}"; do
     s=$(status_of "$p"); t=$(cat "$(st "$p" seconds)" 2>/dev/null || true)
-    log "  $(printf '%-9s' "$p") ${s:-not built}${t:+  [last build ${t}s]}"
+    log "  $(printf '%-11s' "$p") ${s:-not built}${t:+  [last build ${t}s]}"
 done
 [ -z "$unavailable" ] || log "NOT AVAILABLE here:$unavailable (the module proxy does not serve them; see $TC/logs/ and toolchain/README.md)"
 log "env: $TC/env.sh (also printed on stdout: eval \"\$(toolchain/build.sh)\")"

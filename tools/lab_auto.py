@@ -182,10 +182,11 @@ def exported(text: str) -> dict[str, str]:
 def build_local_image() -> dict[str, str]:
     """The toolchain's Traefik and whoami images, then the lab image with them preloaded (both built
     when missing: minutes for the image, the toolchain's images ~10 minutes the first time)."""
-    toolchain = subprocess.run([str(REPO / "toolchain" / "build.sh"), "--only", "traefik,whoami"], stdout=subprocess.PIPE, text=True, check=True)
+    toolchain = subprocess.run([str(REPO / "toolchain" / "build.sh"), "--only", "traefik,whoami,socketproxy"], stdout=subprocess.PIPE, text=True, check=True)
     images = exported(toolchain.stdout)
+    tars = [images["HA_SWARM_TRAEFIK_TAR"], images["HA_SWARM_WHOAMI_TAR"], images["HA_SWARM_SOCKET_PROXY_TAR"]]
     built = subprocess.run(
-        ["bash", str(REPO / "lab" / "build-image.sh"), "--preload", images["HA_SWARM_TRAEFIK_TAR"], images["HA_SWARM_WHOAMI_TAR"]],
+        ["bash", str(REPO / "lab" / "build-image.sh"), "--preload", *tars],
         stdout=subprocess.PIPE,
         text=True,
         check=True,
@@ -198,7 +199,22 @@ def build_local_image() -> dict[str, str]:
         "kernelArgs": lab["HA_SWARM_LAB_KERNEL_ARGS"],
         "traefikImage": images["HA_SWARM_TRAEFIK_IMAGE"],
         "whoamiImage": images["HA_SWARM_WHOAMI_IMAGE"],
+        "socketProxyImage": images["HA_SWARM_SOCKET_PROXY_IMAGE"],
     }
+
+
+def stale_carried_images(recorded: Mapping[str, Any], traefik: Any) -> list[str]:
+    """A warning when a lab image chosen before the Docker API proxy carries no image of it: its VMs
+    cannot pull the default one, so Traefik would see no services."""
+    if not recorded.get("traefikImage") or recorded.get("socketProxyImage"):
+        return []
+    if isinstance(traefik, Mapping) and traefik.get("socketProxyImage"):
+        return []
+    return [
+        "WARNING: the lab image recorded in labAuto carries no image of the Docker API proxy (Traefik reads the swarm through it), "
+        "and its VMs cannot pull the default one. Either `pulumi config rm ha-swarm:labAuto` (the next `make up` builds a lab image "
+        "that carries it: the VMs are then replaced), or load an image of it on the nodes and name it in traefik.socketProxyImage."
+    ]
 
 
 def needs_resolving(lab: Mapping[str, Any]) -> list[str]:
@@ -220,7 +236,10 @@ def resolve(lab: Mapping[str, Any], probes: Probes, debian: Callable[[], Path], 
             auto["image"] = str(debian())
         else:
             auto |= local()
-            log(f"the demo runs from the images the lab carries: {auto['whoamiImage']} for whoami0 and whoami1, {auto['traefikImage']} for Traefik")
+            log(
+                f"the demo runs from the images the lab carries: {auto['whoamiImage']} for whoami0 and whoami1, {auto['traefikImage']} for Traefik, "
+                f"{auto['socketProxyImage']} for its Docker API proxy"
+            )
             log(f"the visualizer's image ({PUBLIC_VISUALIZER}) cannot be pulled by the VMs: its service runs {auto['whoamiImage']} in its place")
     return auto
 
@@ -254,6 +273,8 @@ def main(argv: list[str]) -> int:
         return 0
     if isinstance(recorded, dict) and all(recorded.get(k) for k in wanted):
         log(f"auto settings of stack {stack} as chosen before (labAuto): " + ", ".join(f"{k} {recorded[k]}" for k in wanted))
+        for line in stale_carried_images(recorded, config.get("ha-swarm:traefik")):
+            log(line)
         return 0
     auto = resolve(lab, Probes(), debian=lambda: download_debian(cache_dir() / "lab"), local=build_local_image)
     record(stack, auto)

@@ -16,6 +16,7 @@ from ha_swarm.apps.compose.model import StackSpec
 from ha_swarm.apps.compose.resources import declare_objects, network_ipam
 from ha_swarm.config.checks import CONFIG, Refusal
 from ha_swarm.config.model import NAMESPACE, StackEntry
+from ha_swarm.ingress.docker_api import DOCKER_API_NETWORK
 from ha_swarm.ingress.ingress import TRAEFIK_NETWORK
 from ha_swarm.ingress.traefik import SERVICE_REPLACEMENT
 from ha_swarm.outputs import check_routes
@@ -81,6 +82,7 @@ class StacksArgs:
     specs: Sequence[StackSpec]  # the translated compose files
     provider: docker.Provider
     traefik_network: docker.Network  # what `traefik-net`, external in the files, stands for
+    docker_api_network: docker.Network  # what `docker-api` (the Docker API proxy's network) stands for
     depends_on: Sequence[pulumi.Resource]
 
 
@@ -92,7 +94,8 @@ class Stacks(pulumi.ComponentResource):
         self.objects: dict[str, pulumi.CustomResource] = {}  # configs and secrets, by versioned Docker name
         on_swarm = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
         for spec in args.specs:
-            networks = self._networks(spec, args.traefik_network, on_swarm)
+            external = {TRAEFIK_NETWORK: args.traefik_network, DOCKER_API_NETWORK: args.docker_api_network}
+            networks = self._networks(spec, external, on_swarm)
             objects = declare_objects(spec, self.objects, on_swarm)
             for service in spec.services:
                 self.services[service.name] = docker.Service(
@@ -103,11 +106,11 @@ class Stacks(pulumi.ComponentResource):
                 )
         self.register_outputs({"services": sorted(self.services)})
 
-    def _networks(self, spec: StackSpec, traefik_network: docker.Network, opts: pulumi.ResourceOptions) -> dict[str, docker.Network]:
+    def _networks(self, spec: StackSpec, external: Mapping[str, docker.Network], opts: pulumi.ResourceOptions) -> dict[str, docker.Network]:
         found: dict[str, docker.Network] = {}
         for ref in spec.networks:
-            if ref.external and ref.name == TRAEFIK_NETWORK:
-                found[ref.key] = traefik_network
+            if ref.external and ref.name in external:
+                found[ref.key] = external[ref.name]
                 continue
             if ref.external and ref.name not in self.networks:
                 # Another external network (traefik-public, proxy...): what `docker network create

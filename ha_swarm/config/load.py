@@ -136,9 +136,10 @@ PRIVATE_KEY_ALLOWED = "set as a secret: pulumi config set --secret sshPrivateKey
 
 def _with_carried_images(raw: Mapping[str, Any], target: str) -> Mapping[str, Any]:
     """With a lab image that carries the demo's container images (labAuto, when the VMs cannot pull):
-    Traefik and the demo run from those, unless traefik.image or stackVariables name others. The
-    visualizer's own image is not carried: its service runs whoami's in its place (tools/lab_auto.py
-    says so when it chooses)."""
+    Traefik, its Docker API proxy and the demo run from those, unless traefik.image,
+    traefik.socketProxyImage or stackVariables name others. The visualizer's own image is not
+    carried: its service (stacks/visualizer.yml) runs whoami's in its place (tools/lab_auto.py says
+    so when it chooses)."""
     auto = raw.get("labAuto")
     if target != "lab" or not isinstance(auto, Mapping) or not auto.get("whoamiImage") or not auto.get("traefikImage"):
         return raw
@@ -148,7 +149,11 @@ def _with_carried_images(raw: Mapping[str, Any], target: str) -> Mapping[str, An
         return raw  # refused by their own parsers, with their own messages
     return {
         **raw,
-        "traefik": {"image": auto["traefikImage"], **(traefik or {})},
+        "traefik": {
+            "image": auto["traefikImage"],
+            **({"socketProxyImage": auto["socketProxyImage"]} if auto.get("socketProxyImage") else {}),
+            **(traefik or {}),
+        },
         "stackVariables": {"WHOAMI_IMAGE": auto["whoamiImage"], "VISUALIZER_IMAGE": auto["whoamiImage"], **(variables or {})},
     }
 

@@ -21,7 +21,7 @@ DOMAIN_TYPES = ("kvm", "qemu")
 AUTO = "auto"
 # The lab keys whose default is AUTO (absent counts as auto).
 AUTO_BY_DEFAULT = ("domainType", "image")
-LAB_AUTO_KEYS = ("domainType", "image", "kernel", "initrd", "kernelArgs", "traefikImage", "whoamiImage")
+LAB_AUTO_KEYS = ("domainType", "image", "kernel", "initrd", "kernelArgs", "traefikImage", "whoamiImage", "socketProxyImage")
 ROLES = ("manager", "worker")
 DOCKER_SOURCES = ("distro", "docker")
 PUBLISH_MODES = ("ingress", "host")
@@ -29,6 +29,9 @@ NETWORK_MODES = ("nat", "isolated")
 ACME_CHALLENGES = ("tls", "http")
 
 DEFAULT_TRAEFIK_IMAGE = "traefik:v3.6.1"
+# The filtering proxy between Traefik (and the visualizer) and the Docker API: an established image
+# that reads SERVICES=1, TASKS=1, ... and refuses every write (ha_swarm/ingress/docker_api.py).
+DEFAULT_SOCKET_PROXY_IMAGE = "ghcr.io/tecnativa/docker-socket-proxy:v0.4.0"
 # The kernel command line of a direct kernel boot when lab.kernelArgs is not given.
 DEFAULT_KERNEL_ARGS = "root=/dev/vda rw console=ttyS0"
 # Seconds the `verify: true` step of `pulumi up` waits for failing checks to pass.
@@ -128,6 +131,7 @@ class TraefikSettings:
     acme: AcmeSettings | None = None
     certificates: tuple[Certificate, ...] = ()
     redirect_https: bool = True
+    socket_proxy_image: str = DEFAULT_SOCKET_PROXY_IMAGE  # the Docker API proxy Traefik asks
 
     @property
     def tls(self) -> bool:

@@ -17,7 +17,7 @@ from ha_swarm.config.checks import (
 )
 from ha_swarm.config.model import ACME_CHALLENGES, DEFAULT_DASHBOARD_ALLOW_HTTP, NAMESPACE, PUBLISH_MODES, AcmeSettings, Certificate, TraefikSettings
 
-TRAEFIK_KEYS = ("image", "publishMode", "encryptedNetwork", "dashboard", "acme", "redirectHttps", "certificates")
+TRAEFIK_KEYS = ("image", "publishMode", "encryptedNetwork", "dashboard", "acme", "redirectHttps", "certificates", "socketProxyImage")
 
 DASHBOARD_KEYS = ("users", "allowHttp")
 
@@ -102,6 +102,12 @@ def parse_traefik(raw: Any, managers: Sequence[str] = ("manager-1",), secret: bo
     obj = object_setting("traefik", raw)
     only(CONFIG, "traefik", obj, TRAEFIK_KEYS)
     image = image_reference(CONFIG, "traefik.image", obj.get("image", TraefikSettings.image), "an image reference such as traefik:v3.6.1")
+    socket_proxy_image = image_reference(
+        CONFIG,
+        "traefik.socketProxyImage",
+        obj.get("socketProxyImage", TraefikSettings.socket_proxy_image),
+        f"an image reference of a Docker socket proxy that reads tecnativa's variables, such as {TraefikSettings.socket_proxy_image}",
+    )
     publish_mode = choice(CONFIG, "traefik.publishMode", obj.get("publishMode", TraefikSettings.publish_mode), PUBLISH_MODES)
     dashboard = object_setting("traefik.dashboard", obj.get("dashboard"))
     only(CONFIG, "traefik.dashboard", dashboard, DASHBOARD_KEYS)
@@ -134,4 +140,5 @@ def parse_traefik(raw: Any, managers: Sequence[str] = ("manager-1",), secret: bo
         acme=acme,
         certificates=certificates,
         redirect_https=redirect_https,
+        socket_proxy_image=socket_proxy_image,
     )

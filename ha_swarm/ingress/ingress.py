@@ -1,5 +1,6 @@
 """The way in: the Docker provider on the first manager, the `traefik-net` overlay
-that Traefik shares with the front services, and Traefik itself."""
+that Traefik shares with the front services, the Docker API proxy Traefik reads the swarm
+through, and Traefik itself."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pulumi_docker as docker
 
 from ha_swarm.config.model import TraefikSettings
 from ha_swarm.ingress.docker_access import docker_provider
+from ha_swarm.ingress.docker_api import DockerApiProxy, DockerApiProxyArgs
 from ha_swarm.ingress.traefik import Traefik, TraefikArgs
 from ha_swarm.nodes.node import Node
 
@@ -41,6 +43,11 @@ class Ingress(pulumi.ComponentResource):
             options={"encrypted": "true"} if settings.encrypted_network else None,
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=formed),
         )
+        self.docker_api = DockerApiProxy(
+            "docker-api-access",
+            DockerApiProxyArgs(image=settings.socket_proxy_image, encrypted=settings.encrypted_network, provider=self.provider, depends_on=formed),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.traefik = Traefik(
             "traefik",
             TraefikArgs(
@@ -48,8 +55,10 @@ class Ingress(pulumi.ComponentResource):
                 domain=args.domain,
                 network=self.network,
                 network_name=TRAEFIK_NETWORK,
+                docker_api_network=self.docker_api.network,
+                docker_endpoint=self.docker_api.endpoint,
                 provider=self.provider,
-                depends_on=[*formed, self.network],
+                depends_on=[*formed, self.network, self.docker_api.service],
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -9,6 +9,9 @@ Where it runs:
   when ports are published in host mode: one Traefik on EVERY manager, so that any one of them
   may be lost;
 - otherwise one Traefik behind the routing mesh.
+
+Traefik faces the internet: it holds no Docker socket. Its swarm provider reads the API through
+`docker-api-proxy` (ha_swarm/ingress/docker_api.py), read-only, over the `docker-api` network.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ import yaml
 
 from ha_swarm.apps.compose.deploy import RESTART_DEFAULTS
 from ha_swarm.config.model import AcmeSettings, Certificate, TraefikSettings
+from ha_swarm.ingress.docker_api import DOCKER_API_ENDPOINT
 from ha_swarm.nodes.topology import ACME_STORE_LABEL
 
 TRAEFIK_SERVICE = "traefik"
-DOCKER_SOCKET = "/var/run/docker.sock"
 RESOLVER = "le"
 ACME_STORE_VOLUME = "traefik-acme"
 ACME_DIR = "/acme"
@@ -40,11 +43,11 @@ SECRETS_DIR = "/run/secrets"
 SERVICE_REPLACEMENT: dict[str, Any] = {"replace_on_changes": ["mode"], "delete_before_replace": True}
 
 
-def traefik_args(network_name: str, settings: TraefikSettings | None = None) -> list[str]:
-    """Traefik's static configuration, as command-line arguments."""
+def traefik_args(network_name: str, settings: TraefikSettings | None = None, endpoint: str = DOCKER_API_ENDPOINT) -> list[str]:
+    """Traefik's static configuration, as command-line arguments (ENDPOINT: the Docker API proxy)."""
     args = [
         "--providers.swarm=true",
-        f"--providers.swarm.endpoint=unix://{DOCKER_SOCKET}",
+        f"--providers.swarm.endpoint={endpoint}",
         "--providers.swarm.exposedByDefault=false",
         f"--providers.swarm.network={network_name}",
         "--entrypoints.web.address=:80",
@@ -200,8 +203,10 @@ class TraefikArgs:
     domain: str  # the dashboard's host is traefik.DOMAIN
     network: docker.Network  # the overlay Traefik shares with the services it routes to
     network_name: str
+    docker_api_network: docker.Network  # the overlay of the Docker API proxy
+    docker_endpoint: str  # tcp://docker-api-proxy:2375
     provider: docker.Provider
-    depends_on: Sequence[pulumi.Resource]
+    depends_on: Sequence[pulumi.Resource]  # the formed swarm, the networks, the proxy
 
 
 class Traefik(pulumi.ComponentResource):
@@ -219,7 +224,7 @@ class Traefik(pulumi.ComponentResource):
             TlsMaterialArgs(certificates=settings.certificates, acme_ca_bundle=acme_ca, provider=provider, depends_on=depends_on),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        mounts = [docker.ServiceTaskSpecContainerSpecMountArgs(type="bind", source=DOCKER_SOCKET, target=DOCKER_SOCKET, read_only=True)]
+        mounts = []  # no Docker socket: the API through the proxy
         if settings.acme is not None:
             mounts.append(docker.ServiceTaskSpecContainerSpecMountArgs(type="volume", source=ACME_STORE_VOLUME, target=ACME_DIR))
         self.service = docker.Service(
@@ -230,8 +235,8 @@ class Traefik(pulumi.ComponentResource):
             task_spec=docker.ServiceTaskSpecArgs(
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                     image=settings.image,
-                    args=[*traefik_args(network_name, settings), *dashboard_args(settings.dashboard_users)],
-                    mounts=mounts,
+                    args=[*traefik_args(network_name, settings, args.docker_endpoint), *dashboard_args(settings.dashboard_users)],
+                    mounts=mounts or None,
                     secrets=tls.secrets or None,
                     configs=tls.configs or None,
                     healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
@@ -239,7 +244,10 @@ class Traefik(pulumi.ComponentResource):
                     ),
                 ),
                 placement=docker.ServiceTaskSpecPlacementArgs(constraints=placement(settings)),
-                networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=network.id)],
+                networks_advanceds=[
+                    docker.ServiceTaskSpecNetworksAdvancedArgs(id=network.id),
+                    docker.ServiceTaskSpecNetworksAdvancedArgs(id=args.docker_api_network.id),
+                ],
                 restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay=RESTART_DEFAULTS["delay"], window=RESTART_DEFAULTS["window"]),
             ),
             endpoint_spec=docker.ServiceEndpointSpecArgs(

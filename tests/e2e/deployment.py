@@ -2,8 +2,8 @@
 against the test hosts of `tests/support/hosts/`.
 
 * The hosts: their own namespaces (prefix ``he-``, subnet 10.231.79.0/24, state in /tmp/he-hosts),
-  so an e2e run never meets the integration tests' hosts.  The toolchain's Traefik and whoami
-  images are loaded on every host (the program's image settings point at them).
+  so an e2e run never meets the integration tests' hosts.  The toolchain's Traefik, whoami and
+  socket proxy images are loaded on every host (the program's image settings point at them).
 * The program: a work directory under the run's temporary folder that links the repository's
   ``Pulumi.yaml``, ``__main__.py``, ``ha_swarm/``, ``stacks/`` and ``.venv``, so that the stack's
   config file and nothing else is written there (never into the repository).
@@ -202,8 +202,8 @@ class Deployment(StackRun):
     def start_hosts(self) -> None:
         with self.times.step(f"test hosts up ({len(self.harness.hosts)})"):
             self.harness.up()
-        with self.times.step("Traefik and whoami images loaded on every host"):
-            images = [self.toolchain.traefik[1].read_bytes(), self.toolchain.whoami[1].read_bytes()]
+        with self.times.step("Traefik, whoami and socket proxy images loaded on every host"):
+            images = [self.toolchain.traefik[1].read_bytes(), self.toolchain.whoami[1].read_bytes(), self.toolchain.socket_proxy[1].read_bytes()]
             for host in self.harness:
                 for tar in images:
                     host.exec(["docker", "load"], input=tar, timeout=300, check=True)
@@ -222,13 +222,6 @@ class Deployment(StackRun):
     def pulumi_command(self) -> auto.PulumiCommand:
         return auto.PulumiCommand(root=str(self.cli_root))
 
-    def stack_document(self) -> dict[str, Any]:
-        """stacks/demo.yml with the visualizer's port published in host mode (no IPVS here, so no routing mesh)."""
-        doc = super().stack_document()
-        for port in doc["services"]["visualizer"]["ports"]:
-            port["mode"] = "host"
-        return doc
-
     def host_entry(self, name: str, role: str) -> dict[str, Any]:
         host = self.harness[name]
         return {"name": host.hostname, "address": host.address, "role": role, "hostKey": host.host_key}
@@ -239,13 +232,15 @@ class Deployment(StackRun):
         hosts = [self.host_entry(n, r) for n, r in HOSTS if r == "manager"] + [self.host_entry(n, roles[n]) for n in self.workers]
         traefik_image, _ = self.toolchain.traefik
         whoami_image, _ = self.toolchain.whoami
+        proxy_image, _ = self.toolchain.socket_proxy
         values = {
             "target": "cloud",
             "cloud": json.dumps({"hosts": hosts}),
             "sshUser": "swarm",
             "domain": DOMAIN,
             # No IPVS on this machine: Traefik publishes port 80 in host mode, so it runs on every manager.
-            "traefik": json.dumps({"image": traefik_image, "publishMode": "host", **self.traefik_extra}),
+            # tecnativa's socket proxy cannot be pulled here: the toolchain's stand-in takes its place.
+            "traefik": json.dumps({"image": traefik_image, "publishMode": "host", "socketProxyImage": proxy_image, **self.traefik_extra}),
             # The visualizer's image cannot be had here: the whoami image stands in for it.
             "stackVariables": json.dumps({"WHOAMI_IMAGE": whoami_image, "VISUALIZER_IMAGE": whoami_image}),
         }

@@ -1,6 +1,6 @@
 """The lab target for real: libvirt VMs on this machine (qemu software emulation), from the image
 that `lab/build-image.sh` builds (Debian with cloud-init and docker.io, the toolchain's
-Traefik and whoami images preloaded, direct kernel boot), driven through the Automation API.
+Traefik, whoami and socket proxy images preloaded, direct kernel boot), driven through the Automation API.
 
 The VMs sit on an isolated libvirt network (`lab.networkMode: isolated`, 10.231.92.0/24): this
 machine reaches them through libvirt's bridge, they reach nothing else.  `lab/libvirt-up.sh`
@@ -38,7 +38,7 @@ NFS_EXPORT = "/srv/nfs"
 
 def lab_image_env(toolchain: Toolchain, build: bool) -> tuple[dict[str, str] | None, str]:
     """The lab image's files (HA_SWARM_LAB_*), built when `build`; else only when cached."""
-    preload = [str(toolchain.traefik[1]), str(toolchain.whoami[1])]
+    preload = [str(toolchain.traefik[1]), str(toolchain.whoami[1]), str(toolchain.socket_proxy[1])]
     argv = ["bash", str(LAB_IMAGE_SCRIPT), *([] if build else ["--check"]), "--preload", *preload]
     res = subprocess.run(argv, capture_output=True, text=True, timeout=3600, check=False)
     if res.returncode != 0:
@@ -96,6 +96,7 @@ class LabDeployment(LibvirtRun):
     def configure(self) -> None:
         traefik_image, _ = self.toolchain.traefik
         whoami_image, _ = self.toolchain.whoami
+        proxy_image, _ = self.toolchain.socket_proxy
         lab = {
             "managers": 1,
             "workers": 2,
@@ -117,7 +118,7 @@ class LabDeployment(LibvirtRun):
             "sshPublicKey": self.key.with_suffix(".pub").read_text().strip(),
             "domain": DOMAIN,
             # The VMs' kernels have IPVS: Traefik behind the routing mesh, as the product's default.
-            "traefik": json.dumps({"image": traefik_image}),
+            "traefik": json.dumps({"image": traefik_image, "socketProxyImage": proxy_image}),
             "stackVariables": json.dumps({"WHOAMI_IMAGE": whoami_image, "VISUALIZER_IMAGE": whoami_image, "COUNTER_IMAGE": self.counter_image or whoami_image}),
             # The first manager serves NFS; the counter's volume lives there.
             "storage": json.dumps({"nfs": True}),

@@ -52,7 +52,7 @@ def test_up_boots_three_vms_and_forms_the_swarm(lab: LabDeployment) -> None:
     nodes = lab.nodes()
     assert sorted(n["Hostname"] for n in nodes) == ["manager-1", "worker-1", "worker-2"]
     assert all(n["Status"] == "Ready" for n in nodes), nodes
-    for service in ("traefik", "demo_whoami0", "demo_whoami1", "demo_visualizer"):
+    for service in ("traefik", "docker-api-proxy", "demo_whoami0", "demo_whoami1"):
         wait_for(lambda s=service: lab.running(s), 300, f"{service} to run")
     wait_for(lambda: routed(lab.curl, MANAGER, "whoami0", 2), 300, "the first whoami0 answers through Traefik")
     first_answer = time.monotonic() - start

@@ -16,7 +16,7 @@ from pulumi import automation as auto
 from tests.e2e.deployment import DOMAIN, STACK, VERIFY_TIMEOUT, Deployment, answers, changes, hostnames, json_lines, routed
 from tests.support.cluster import wait_for
 
-SERVICES = ("traefik", "demo_whoami0", "demo_whoami1", "demo_visualizer")
+SERVICES = ("traefik", "docker-api-proxy", "demo_whoami0", "demo_whoami1")
 REQUESTS = 8
 TOKEN = re.compile(r"SWMTKN-1-[0-9a-z]{20,}")
 PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
@@ -57,7 +57,7 @@ def test_up_from_nothing_forms_the_swarm_and_runs_traefik_and_the_demo(deploymen
     assert sorted(n["ManagerStatus"] for n in nodes.values()) == ["", "Leader", "Reachable", "Reachable"]
     network = json.loads(deployment.first.docker("network", "inspect", "traefik-net"))[0]
     assert (network["Driver"], network["Scope"], network["Attachable"]) == ("overlay", "swarm", True)
-    expected = {"traefik": 3, "demo_whoami0": 2, "demo_whoami1": 2, "demo_visualizer": 1}
+    expected = {"traefik": 3, "docker-api-proxy": 3, "demo_whoami0": 2, "demo_whoami1": 2}
     for service, count in expected.items():
         wait_for(lambda s=service, c=count: len(deployment.running(s)) == c, 120, f"{count} running task(s) of {service}")
     # Traefik runs on every manager (host mode), never on the worker.

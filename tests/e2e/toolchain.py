@@ -2,8 +2,8 @@
 
 The build script writes `env.sh` into its cache (`$HA_SWARM_CACHE/toolchain`, by default
 `~/.cache/ha-swarm/toolchain`): PATH with the pulumi CLI and the Python language host,
-PULUMI_HOME with the `command` and `docker` plugins installed, the Traefik and whoami image
-tarballs, and the test ACME server `pebble` with `pebble-challtestsrv`.  `find_toolchain()` reads
+PULUMI_HOME with the `command` and `docker` plugins installed, the Traefik, whoami and socket proxy
+image tarballs, and the test ACME server `pebble` with `pebble-challtestsrv`.  `find_toolchain()` reads
 it without building anything and says what is missing.
 """
 
@@ -52,6 +52,11 @@ class Toolchain:
         return self.env["HA_SWARM_WHOAMI_IMAGE"], Path(self.env["HA_SWARM_WHOAMI_TAR"])
 
     @property
+    def socket_proxy(self) -> tuple[str, Path]:
+        """The stand-in for tecnativa/docker-socket-proxy (toolchain/socket-proxy)."""
+        return self.env["HA_SWARM_SOCKET_PROXY_IMAGE"], Path(self.env["HA_SWARM_SOCKET_PROXY_TAR"])
+
+    @property
     def pebble(self) -> Path:
         """Let's Encrypt's test ACME server."""
         return Path(self.env["HA_SWARM_PEBBLE"])
@@ -76,11 +81,12 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 # What the cloud e2e needs; the lab e2e needs the libvirt plugin too.
-CLOUD_PARTS = ("pulumi", "langhost", "command", "docker", "traefik", "whoami", "pebble")
+CLOUD_PARTS = ("pulumi", "langhost", "command", "docker", "traefik", "whoami", "socketproxy", "pebble")
 # The files a part leaves, by the env.sh variable that names them (besides bin/pulumi).
 PART_FILES = {
     "traefik": ("HA_SWARM_TRAEFIK_TAR",),
     "whoami": ("HA_SWARM_WHOAMI_TAR",),
+    "socketproxy": ("HA_SWARM_SOCKET_PROXY_TAR",),
     "pebble": ("HA_SWARM_PEBBLE", "HA_SWARM_PEBBLE_CHALLTESTSRV"),
 }
 

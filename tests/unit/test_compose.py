@@ -219,7 +219,7 @@ def test_stack_is_named_after_the_file_stem_and_services_like_docker_stack_deplo
     spec = load_stack(DEMO, VARIABLES)
     assert spec.name == "demo"
     assert spec.file == str(DEMO)
-    assert [s.name for s in spec.services] == ["demo_whoami0", "demo_whoami1", "demo_visualizer"]
+    assert [s.name for s in spec.services] == ["demo_whoami0", "demo_whoami1"]
     assert all(s.args["name"] == s.name for s in spec.services)
 
 
@@ -939,10 +939,9 @@ def demo() -> StackSpec:
 
 
 def test_demo_services_and_replicas(demo: StackSpec) -> None:
-    assert [s.key for s in demo.services] == ["whoami0", "whoami1", "visualizer"]
+    assert [s.key for s in demo.services] == ["whoami0", "whoami1"]
     assert demo.service("whoami0").args["mode"] == {"replicated": {"replicas": 2}}
     assert demo.service("whoami1").args["mode"] == {"replicated": {"replicas": 2}}
-    assert demo.service("visualizer").args["mode"] == {"replicated": {"replicas": 1}}
 
 
 def test_demo_whoami_services_are_routed_by_traefik_on_the_domain(demo: StackSpec) -> None:
@@ -961,8 +960,7 @@ def test_demo_sticky_cookie_is_on_whoami1_only(demo: StackSpec) -> None:
     whoami1 = labels(demo.service("whoami1").args["labels"])
     assert whoami1["traefik.http.services.whoami1.loadbalancer.sticky.cookie"] == "true"
     assert whoami1["traefik.http.services.whoami1.loadbalancer.sticky.cookie.name"] == "whoami1_sticky"
-    for key in ("whoami0", "visualizer"):
-        assert not any("sticky" in label for label in labels(demo.service(key).args["labels"]))
+    assert not any("sticky" in label for label in labels(demo.service("whoami0").args["labels"]))
 
 
 def test_demo_rolling_update_and_placement(demo: StackSpec) -> None:
@@ -973,20 +971,9 @@ def test_demo_rolling_update_and_placement(demo: StackSpec) -> None:
     assert demo.service("whoami1").args["task_spec"]["placement"] == {"max_replicas": 2}
 
 
-def test_demo_visualizer_port_socket_and_manager_constraint(demo: StackSpec) -> None:
-    visualizer = demo.service("visualizer").args
-    assert visualizer["endpoint_spec"]["ports"] == [{"target_port": 8080, "published_port": 5050, "protocol": "tcp", "publish_mode": "ingress"}]
-    assert visualizer["task_spec"]["container_spec"]["mounts"] == [
-        {"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock", "read_only": True}
-    ]
-    assert visualizer["task_spec"]["placement"] == {"constraints": ["node.role == manager"]}
-    assert visualizer["task_spec"]["restart_policy"] == {"condition": "any", "delay": "5s", "window": "0s"}
-    assert visualizer["task_spec"]["container_spec"]["image"] == "dockersamples/visualizer:stable"
-
-
-def test_demo_networks_are_the_external_traefik_net_and_the_implicit_default(demo: StackSpec) -> None:
-    assert [(n.key, n.name, n.external) for n in demo.networks] == [("traefik-net", "traefik-net", True), ("default", "demo_default", False)]
-    assert demo.service("visualizer").networks == ("default",)
+def test_demo_networks_are_the_external_traefik_net_only(demo: StackSpec) -> None:
+    # The visualizer (stacks/visualizer.yml, tested with the ingress) left the demo, and its default network with it.
+    assert [(n.key, n.name, n.external) for n in demo.networks] == [("traefik-net", "traefik-net", True)]
     assert demo.volumes == ()
 
 

@@ -226,6 +226,7 @@ OTHER_VALUES: dict[str, Any] = {
     "cloud.dockerSource": "docker",
     "cloud.hosts[].port": 2222,
     "traefik.image": "registry.example.com/traefik:v3.7",
+    "traefik.socketProxyImage": "registry.example.com/docker-socket-proxy:v0.5",
     "traefik.publishMode": "host",
     "traefik.encryptedNetwork": True,
     "traefik.redirectHttps": False,

@@ -1,4 +1,5 @@
-"""Part 2 under mocks: the Docker provider, traefik-net, Traefik, the demo stack, the outputs."""
+"""Part 2 under mocks: the Docker provider, traefik-net, the Docker API proxy, Traefik, the demo
+stack, the visualizer stack, the outputs."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ha_swarm.config.model import DEFAULT_TRAEFIK_IMAGE
-from tests.support.mocks import MANAGER_TOKEN, TEST_PRIVATE_KEY, WORKER_TOKEN, Program, Registered, base_config, run_program
+from ha_swarm.config import SettingsError, parse_settings
+from ha_swarm.config.model import DEFAULT_SOCKET_PROXY_IMAGE, DEFAULT_TRAEFIK_IMAGE
+from tests.support.mocks import MANAGER_TOKEN, TEST_PRIVATE_KEY, WORKER_TOKEN, Program, Registered, base_config, refused_before_any_resource, run_program
 
 BCRYPT_LINE = "admin:$2y$05$" + "b" * 53
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyForTestsOnlyxxxxxxxxxxxxxxxxxxxxxxxx"
@@ -87,7 +89,7 @@ def test_traefik_net_is_an_attachable_overlay_unencrypted_by_default() -> None:
     assert encrypted.inputs["options"] == {"encrypted": "true"}
 
 
-def test_traefik_runs_on_a_manager_with_the_swarm_provider_and_a_read_only_socket() -> None:
+def test_traefik_runs_on_a_manager_with_the_swarm_provider_reading_the_api_through_the_proxy_without_the_socket() -> None:
     p = run_program(base_config())
     traefik = service(p, "traefik")
     spec = traefik.inputs["taskSpec"]
@@ -103,8 +105,12 @@ def test_traefik_runs_on_a_manager_with_the_swarm_provider_and_a_read_only_socke
         assert arg in args
     assert not any(a.startswith("--api") for a in args), "no API without dashboard users, never --api.insecure"
     assert spec["placement"]["constraints"] == ["node.role == manager"]
-    assert container["mounts"] == [{"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock", "readOnly": True}]
-    assert spec["networksAdvanceds"] == [{"id": p.named("traefik-net").id}]
+    # No Docker socket (a read-only mount restricts nothing): the API through the filtering proxy.
+    assert not container.get("mounts")
+    assert "--providers.swarm.endpoint=tcp://docker-api-proxy:2375" in args
+    assert not any("docker.sock" in a for a in args)
+    assert spec["networksAdvanceds"] == [{"id": p.named("traefik-net").id}, {"id": p.named("docker-api").id}]
+    assert p.depends_on(traefik, service(p, "docker-api-proxy")), "Traefik starts once its proxy is there"
     assert traefik.inputs["mode"] == {"replicated": {"replicas": 1}}
     (port,) = traefik.inputs["endpointSpec"]["ports"]
     assert (port["targetPort"], port["publishedPort"], port["publishMode"]) == (80, 80, "ingress")
@@ -134,10 +140,10 @@ def test_dashboard_is_served_only_behind_basic_auth_with_secret_credentials() ->
     assert BCRYPT_LINE not in str(p.outputs)
 
 
-def test_demo_stack_declares_whoami0_whoami1_and_the_visualizer_as_stack_deploy_names_them() -> None:
+def test_demo_stack_declares_whoami0_and_whoami1_as_stack_deploy_names_them_and_no_visualizer() -> None:
     p = run_program(base_config(domain="example.test"))
     names = sorted(r.inputs["name"] for r in p.of_type("docker:index/service:Service"))
-    assert names == ["demo_visualizer", "demo_whoami0", "demo_whoami1", "traefik"]
+    assert names == ["demo_whoami0", "demo_whoami1", "docker-api-proxy", "traefik"]
     net_id = p.named("traefik-net").id
     for name in ("demo_whoami0", "demo_whoami1"):
         svc = service(p, name)
@@ -153,22 +159,86 @@ def test_demo_stack_declares_whoami0_whoami1_and_the_visualizer_as_stack_deploy_
 
 
 def test_stack_variables_choose_the_demo_images() -> None:
-    p = run_program(base_config(stackVariables={"WHOAMI_IMAGE": "local/whoami:1", "VISUALIZER_IMAGE": "local/visualizer:2"}))
-    images = {name: service(p, name).inputs["taskSpec"]["containerSpec"]["image"] for name in ("demo_whoami0", "demo_whoami1", "demo_visualizer")}
-    assert images == {"demo_whoami0": "local/whoami:1", "demo_whoami1": "local/whoami:1", "demo_visualizer": "local/visualizer:2"}
+    p = run_program(base_config(stackVariables={"WHOAMI_IMAGE": "local/whoami:1"}))
+    images = {name: service(p, name).inputs["taskSpec"]["containerSpec"]["image"] for name in ("demo_whoami0", "demo_whoami1")}
+    assert images == {"demo_whoami0": "local/whoami:1", "demo_whoami1": "local/whoami:1"}
     defaults = run_program(base_config())
     assert service(defaults, "demo_whoami0").inputs["taskSpec"]["containerSpec"]["image"] == "traefik/whoami:v1.10"
 
 
-def test_visualizer_publishes_5050_to_8080_on_managers_with_a_read_only_socket() -> None:
+# --------------------------------------------------------------------------- the Docker API proxy
+
+
+def test_the_docker_api_proxy_runs_on_every_manager_on_an_internal_network_of_its_own() -> None:
     p = run_program(base_config())
-    viz = service(p, "demo_visualizer")
-    (port,) = viz.inputs["endpointSpec"]["ports"]
-    assert (port["publishedPort"], port["targetPort"]) == (5050, 8080)
-    spec = viz.inputs["taskSpec"]
+    proxy = service(p, "docker-api-proxy")
+    spec = proxy.inputs["taskSpec"]
+    assert proxy.inputs["mode"] == {"global": True}
     assert spec["placement"]["constraints"] == ["node.role == manager"]
+    assert spec["containerSpec"]["image"] == DEFAULT_SOCKET_PROXY_IMAGE
     (mount,) = spec["containerSpec"]["mounts"]
     assert (mount["source"], mount["target"], mount["readOnly"]) == ("/var/run/docker.sock", "/var/run/docker.sock", True)
+    # No port, no virtual IP (no IPVS needed): its name resolves to its tasks.
+    assert proxy.inputs["endpointSpec"] == {"mode": "dnsrr"}
+    network = p.named("docker-api")
+    assert spec["networksAdvanceds"] == [{"id": network.id}]
+    assert (network.inputs["name"], network.inputs["driver"], network.inputs["internal"], network.inputs["attachable"]) == ("docker-api", "overlay", True, False)
+    assert not network.inputs.get("options")
+    # Only the services on docker-api reach the proxy: Traefik, and no stack service of the demo.
+    on_it = [s.inputs["name"] for s in p.of_type("docker:index/service:Service") if {"id": network.id} in s.inputs["taskSpec"]["networksAdvanceds"]]
+    assert sorted(on_it) == ["docker-api-proxy", "traefik"]
+
+
+def test_the_docker_api_proxy_allows_only_the_read_sections_traefik_and_the_visualizer_use() -> None:
+    env = service(run_program(base_config()), "docker-api-proxy").inputs["taskSpec"]["containerSpec"]["env"]
+    granted = sorted(k for k, v in env.items() if v == "1")
+    assert granted == ["DISABLE_IPV6", "NETWORKS", "NODES", "PING", "SERVICES", "TASKS", "VERSION"]
+    for refused in ("POST", "DELETE", "PUT", "PATCH", "CONTAINERS", "SECRETS", "CONFIGS", "EXEC", "SWARM", "EVENTS", "INFO", "IMAGES", "VOLUMES"):
+        assert env[refused] == "0", refused
+
+
+def test_the_proxy_image_and_its_network_encryption_follow_the_traefik_settings() -> None:
+    p = run_program(base_config(traefik={"socketProxyImage": "registry.example.test/socket-proxy:1", "encryptedNetwork": True}))
+    assert service(p, "docker-api-proxy").inputs["taskSpec"]["containerSpec"]["image"] == "registry.example.test/socket-proxy:1"
+    assert p.named("docker-api").inputs["options"] == {"encrypted": "true"}
+    assert parse_settings(base_config()).traefik.socket_proxy_image == DEFAULT_SOCKET_PROXY_IMAGE
+
+
+@pytest.mark.parametrize("image", ["", "tecnativa/docker-socket-proxy:v0.4.0 --privileged", ["x"], "a\nb"])
+def test_a_socket_proxy_image_that_is_no_image_reference_is_refused_before_any_resource(image: object) -> None:
+    config = base_config(traefik={"socketProxyImage": image})
+    with pytest.raises(SettingsError) as info:
+        parse_settings(config)
+    message = str(info.value)
+    assert message.startswith("config ha-swarm:traefik.socketProxyImage = ") and "is refused: an image reference" in message
+    assert "\n" not in message.replace("\\n", "") and len(message.splitlines()) == 1
+    assert refused_before_any_resource(config)
+
+
+# --------------------------------------------------------------------------- the visualizer stack
+
+VISUALIZER_STACKS = ["stacks/demo.yml", "stacks/visualizer.yml"]
+
+
+def test_the_visualizer_is_served_by_traefik_behind_basic_auth_and_reads_the_proxy_not_the_socket() -> None:
+    p = run_program(base_config(domain="example.test", stacks=VISUALIZER_STACKS, stackVariables={"VISUALIZER_USERS": BCRYPT_LINE}))
+    viz = service(p, "visualizer_visualizer")
+    spec = viz.inputs["taskSpec"]
+    assert not spec["containerSpec"].get("mounts"), "no Docker socket"
+    assert not (viz.inputs.get("endpointSpec") or {}).get("ports"), "no published port: Traefik serves it"
+    assert spec["containerSpec"]["env"] == {"DOCKER_HOST": "docker-api-proxy:2375"}
+    # In docker stack deploy's order: the networks sorted by name.
+    assert spec["networksAdvanceds"] == [{"id": p.named("docker-api").id, "aliases": ["visualizer"]}, {"id": p.named("traefik-net").id, "aliases": ["visualizer"]}]
+    lab = labels(viz)
+    assert lab["traefik.http.routers.visualizer.rule"] == "Host(`visualizer.example.test`)"
+    assert lab["traefik.http.routers.visualizer.middlewares"] == "visualizer-auth"
+    assert lab["traefik.http.middlewares.visualizer-auth.basicauth.users"] == BCRYPT_LINE
+    assert lab["traefik.http.services.visualizer.loadbalancer.server.port"] == "8080"
+
+
+def test_the_visualizer_without_users_is_refused_before_any_resource_saying_how_to_give_them() -> None:
+    message = refused_before_any_resource(base_config(stacks=VISUALIZER_STACKS))
+    assert "visualizer.yml" in message and "VISUALIZER_USERS" in message and "htpasswd -nbB" in message
 
 
 def test_outputs_give_nodes_manager_docker_host_and_endpoints_without_secrets() -> None:

@@ -22,6 +22,7 @@ LOCAL = {
     "kernelArgs": "root=/dev/vda rw console=ttyS0",
     "traefikImage": "ha-swarm/traefik:v3.6.12",
     "whoamiImage": "ha-swarm/whoami:lite-2",
+    "socketProxyImage": "ha-swarm/socket-proxy:lite-1",
 }
 
 
@@ -131,7 +132,8 @@ def test_the_recorded_local_image_boots_its_kernel_and_the_demo_runs_from_the_ca
     assert p.named("boot-kernel").inputs["source"] == str(files["kernel"])
     images = {s.inputs["name"]: s.inputs["taskSpec"]["containerSpec"]["image"] for s in p.of_type("docker:index/service:Service")}
     assert images["traefik"] == "ha-swarm/traefik:v3.6.12"
-    assert images["demo_whoami0"] == images["demo_whoami1"] == images["demo_visualizer"] == "ha-swarm/whoami:lite-2"
+    assert images["docker-api-proxy"] == "ha-swarm/socket-proxy:lite-1", "the lab carries the Docker API proxy's image too"
+    assert images["demo_whoami0"] == images["demo_whoami1"] == "ha-swarm/whoami:lite-2"
 
 
 def test_settings_given_by_the_user_win_over_the_recorded_choice(tmp_path: Path) -> None:
@@ -151,7 +153,16 @@ def test_settings_given_by_the_user_win_over_the_recorded_choice(tmp_path: Path)
 def test_an_online_choice_keeps_the_public_images() -> None:
     p = run_program(auto_config({}, {"domainType": "kvm", "image": "https://example.test/debian-12-genericcloud-amd64.qcow2"}))
     images = {s.inputs["name"]: s.inputs["taskSpec"]["containerSpec"]["image"] for s in p.of_type("docker:index/service:Service")}
-    assert images["demo_whoami0"] == "traefik/whoami:v1.10" and images["demo_visualizer"] == "dockersamples/visualizer:stable"
+    assert images["demo_whoami0"] == "traefik/whoami:v1.10" and images["docker-api-proxy"] == "ghcr.io/tecnativa/docker-socket-proxy:v0.4.0"
+
+
+def test_a_lab_image_recorded_before_the_docker_api_proxy_is_warned_about_unless_an_image_is_named() -> None:
+    before = {k: v for k, v in LOCAL.items() if k != "socketProxyImage"}
+    (warning,) = lab_auto.stale_carried_images(before, None)
+    assert "carries no image of the Docker API proxy" in warning and "pulumi config rm ha-swarm:labAuto" in warning
+    assert lab_auto.stale_carried_images(before, {"socketProxyImage": "local/proxy:1"}) == []
+    assert lab_auto.stale_carried_images(LOCAL, None) == []
+    assert lab_auto.stale_carried_images({"domainType": "kvm", "image": "https://example.test/x.qcow2"}, None) == []
 
 
 def test_an_unknown_key_in_the_recorded_choice_is_refused() -> None:

@@ -77,11 +77,12 @@ def labels(pairs: dict[str, str]) -> list[dict[str, str]]:
 # -------------------------------------------------------------------------------- the pack
 
 
-def test_the_pack_has_the_five_mandatory_rules() -> None:
+def test_the_pack_has_the_six_mandatory_rules() -> None:
     assert [p.name for p in POLICIES] == [
         "odd-manager-count",
         "traefik-dashboard-authenticated",
         "docker-socket-read-only",
+        "no-docker-socket-facing-the-internet",
         "swarm-secrets-stay-secret",
         "restart-policy",
     ]
@@ -96,8 +97,9 @@ def test_the_pack_has_the_five_mandatory_rules() -> None:
         base_config(),
         base_config(lab={**base_config()["lab"], "managers": 3, "workers": 2}, swarm={"autolock": True, "rotateTokens": 1}),
         base_config(traefik={"dashboard": {"users": [BCRYPT_LINE], "allowHttp": True}, "publishMode": "host"}),
+        base_config(stacks=["stacks/demo.yml", "stacks/visualizer.yml"], stackVariables={"VISUALIZER_USERS": BCRYPT_LINE}),
     ],
-    ids=["dev-stack", "three-managers-autolock-rotation", "dashboard"],
+    ids=["dev-stack", "three-managers-autolock-rotation", "dashboard", "visualizer"],
 )
 def test_the_program_itself_passes_every_rule(config: dict[str, Any]) -> None:
     p: Program = run_program(config, secret=("traefik",) if "traefik" in config else ())
@@ -212,6 +214,38 @@ def test_a_container_with_the_socket_as_a_read_write_volume_is_refused() -> None
     }
     (message,) = violations_of_resource("docker-socket-read-only", "docker:index/container:Container", props)
     assert SOCKET in message
+
+
+# -------------------------------------------------------------------------------- no-docker-socket-facing-the-internet
+
+READ_ONLY_SOCKET = [{"type": "bind", "source": SOCKET, "target": SOCKET, "readOnly": True}]
+
+
+@pytest.mark.parametrize(
+    ("task", "why"),
+    [
+        ({"endpointSpec": {"ports": [{"targetPort": 80, "publishedPort": 80}]}}, "it publishes port 80"),
+        ({"labels": labels({"traefik.enable": "true"})}, "Traefik routes to it"),
+    ],
+    ids=["published-port", "traefik-route"],
+)
+def test_a_service_facing_the_internet_that_mounts_the_socket_even_read_only_is_refused(task: dict[str, Any], why: str) -> None:
+    props = {**service(container={"mounts": READ_ONLY_SOCKET}, labels=task.get("labels", [])), **{k: v for k, v in task.items() if k != "labels"}}
+    (message,) = violations_of_resource("no-docker-socket-facing-the-internet", SERVICE, props)
+    assert why in message and f"{SOCKET} (read-only)" in message and "filtering proxy" in message
+
+
+def test_the_socket_behind_no_port_and_a_port_without_the_socket_pass() -> None:
+    proxy = service(container={"mounts": READ_ONLY_SOCKET})
+    front = {**service(labels=labels({"traefik.enable": "true"})), "endpointSpec": {"ports": [{"targetPort": 80, "publishedPort": 80}]}}
+    assert violations_of_resource("no-docker-socket-facing-the-internet", SERVICE, proxy) == []
+    assert violations_of_resource("no-docker-socket-facing-the-internet", SERVICE, front) == []
+
+
+def test_a_container_that_publishes_a_port_with_the_socket_as_a_volume_is_refused() -> None:
+    props = {"image": "x", "ports": [{"internal": 8080, "external": 5050}], "volumes": [{"hostPath": SOCKET, "containerPath": SOCKET, "readOnly": True}]}
+    (message,) = violations_of_resource("no-docker-socket-facing-the-internet", "docker:index/container:Container", props)
+    assert "it publishes port 5050" in message
 
 
 # -------------------------------------------------------------------------------- swarm-secrets-stay-secret

@@ -61,13 +61,13 @@ def test_a_verify_value_that_is_not_a_boolean_is_refused_naming_key_value_and_ch
 # --------------------------------------------------------------------------- the outputs it reads
 
 
-def test_services_output_lists_traefik_and_every_stack_service_with_its_count() -> None:
+def test_services_output_lists_traefik_its_docker_api_proxy_and_every_stack_service_with_its_count() -> None:
     p = run_program(base_config())
     assert p.outputs["services"] == [
         {"name": "traefik", "mode": "replicated", "replicas": 1},
+        {"name": "docker-api-proxy", "mode": "global"},
         {"name": "demo_whoami0", "mode": "replicated", "replicas": 2},
         {"name": "demo_whoami1", "mode": "replicated", "replicas": 2},
-        {"name": "demo_visualizer", "mode": "replicated", "replicas": 1},
     ]
     host_mode = run_program(base_config(traefik={"publishMode": "host"}))
     assert host_mode.outputs["services"][0] == {"name": "traefik", "mode": "global"}
@@ -100,7 +100,7 @@ def test_verify_runs_verify_sh_on_the_first_manager_after_the_swarm_traefik_and_
     assert command.inputs["logging"] == "stdoutAndStderr", "the table shows in the output of `pulumi up`"
     assert "delete" not in command.inputs, "verify changes nothing, so it has nothing to undo"
     services = p.of_type("docker:index/service:Service")
-    assert {s.inputs["name"] for s in services} == {"traefik", "demo_whoami0", "demo_whoami1", "demo_visualizer"}
+    assert {s.inputs["name"] for s in services} == {"traefik", "docker-api-proxy", "demo_whoami0", "demo_whoami1"}
     for res in [*services, *(r for r in p.resources if r.name.endswith("-settle"))]:
         assert res.urn in command.dependencies, f"verify does not wait for {res.name}"
 
@@ -112,9 +112,9 @@ def test_verify_gets_the_plan_of_every_node_service_and_endpoint_on_stdin() -> N
         "node worker-1",
         "node worker-2",
         "service traefik 1",
+        "service docker-api-proxy global",
         "service demo_whoami0 2",
         "service demo_whoami1 2",
-        "service demo_visualizer 1",
         "endpoint http whoami0.traefik demo_whoami0 plain 10.17.3.11 10.17.3.21 10.17.3.22",
         "endpoint http whoami1.traefik demo_whoami1 sticky:whoami1_sticky 10.17.3.11 10.17.3.21 10.17.3.22",
     ]

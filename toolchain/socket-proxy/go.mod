@@ -1,0 +1,3 @@
+module ha-swarm.local/socket-proxy
+
+go 1.22
