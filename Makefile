@@ -151,11 +151,12 @@ e2e-newcomer: toolchain venv
 bench-e2e: toolchain venv
 	$(PY) -m tests.bench.e2e
 
-# Go tests of ha-swarm's own provider plugins (toolchain/*-provider).
-GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+# Go tests of ha-swarm's own provider plugins (toolchain/*-provider) and of whoami-lite, with a Go new
+# enough for toolchain/*/go.mod: GO=..., go on PATH or /usr/local/go/bin/go when one is, else Go
+# fetched once from the module proxy (toolchain/ensure_go.py, as toolchain/build.sh does).
 go-test:
-	@for d in toolchain/*-provider toolchain/whoami-lite toolchain/socket-proxy; do ls "$$d"/*_test.go >/dev/null 2>&1 || continue; \
-	    echo "go test $$d"; (cd "$$d" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false $(GO) test -count=1 ./...) || exit 1; done
+	@go=$$(python3 toolchain/ensure_go.py) && for d in toolchain/*-provider toolchain/whoami-lite toolchain/socket-proxy; do ls "$$d"/*_test.go >/dev/null 2>&1 || continue; \
+	    echo "go test $$d"; (cd "$$d" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false "$$go" test -count=1 ./...) || exit 1; done
 
 # The no-change proof (tests/unit/test_no_change.py) compares the resources of three stacks with
 # tests/unit/records/. Regenerate the records ONLY when a change of resources is intended (a

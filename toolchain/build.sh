@@ -15,7 +15,8 @@
 #   eval "$(toolchain/build.sh)"   or   . "${HA_SWARM_CACHE:-$HOME/.cache/ha-swarm}/toolchain/env.sh"
 #
 # Progress goes to stderr, build logs to $TC/logs/; stdout carries only the env lines.
-# Needs: go (1.26+, on PATH or /usr/local/go/bin), python3, flock; network: the Go module proxy.
+# Needs: python3, flock; network: the Go module proxy. Go: the local one when it is new enough for
+# toolchain/*/go.mod, else fetched once from the module proxy (toolchain/ensure_go.py).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +29,7 @@ NEGATIVE_TTL=$((24 * 3600))   # seconds an "unavailable" verdict is trusted befo
 # shellcheck source-path=SCRIPTDIR source=versions.env
 . "$SRC/versions.env"
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 check=0 retry=0 only=""
 while [ $# -gt 0 ]; do
@@ -66,9 +67,16 @@ DOCKER_PIN=$(pin pulumi-docker)
 LIBVIRT_PIN=$(pin pulumi-libvirt)
 
 # -- Go ------------------------------------------------------------------------------------------
-GO=${GO:-$(command -v go || true)}
-[ -n "$GO" ] || GO=/usr/local/go/bin/go
-[ -x "$GO" ] || die "no go toolchain (looked on PATH and at /usr/local/go/bin/go); set GO=/path/to/go"
+# A go new enough for the go.mod files of toolchain/: $GO, go on PATH or /usr/local/go/bin/go when
+# one is, else Go fetched from the module proxy (GOTOOLCHAIN, or the golang.org/toolchain module
+# checked against the checksum database); see ensure_go.py. --check fetches nothing. Exported: the
+# build-*-provider.sh scripts use the same go.
+if [ "$check" = 1 ]; then
+    GO=$(python3 "$SRC/ensure_go.py" --offline) || { log "go: MISSING (the build fetches it)"; exit 1; }
+else
+    GO=$(python3 "$SRC/ensure_go.py") || die "no Go new enough for toolchain/*/go.mod (see above); set GO=/path/to/go"
+fi
+export GO
 GOVERSION=$("$GO" env GOVERSION)
 export CGO_ENABLED=0
 export GOFLAGS="-trimpath -buildvcs=false"

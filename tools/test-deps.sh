@@ -11,14 +11,18 @@
 # dnf systems (Fedora): the equivalent packages, through rpm -q and dnf.
 # Not root: prints one line saying what is missing and the command to run, exits 1.
 #
+# Go is not among them: the distributions' Go is older than toolchain/*/go.mod needs (Debian 12 has
+# 1.19, Ubuntu 24.04 1.22), so `make go-test`, toolchain/build.sh and the test hosts' image build
+# take the local go when it is new enough and otherwise fetch Go once from the module proxy
+# (toolchain/ensure_go.py).
+#
 # For the tests of this script: HS_TEST_DEPS_UID stands for the user ID, HS_TEST_DEPS_POLICY for
-# /usr/sbin/policy-rc.d, HS_TEST_DEPS_GO for /usr/local/go/bin/go; the tools come from PATH.
+# /usr/sbin/policy-rc.d; the tools come from PATH.
 set -euo pipefail
 
 me=${0}
 uid=${HS_TEST_DEPS_UID:-$(id -u)}
 policy=${HS_TEST_DEPS_POLICY:-/usr/sbin/policy-rc.d}
-local_go=${HS_TEST_DEPS_GO:-/usr/local/go/bin/go}
 
 say() { printf 'test-deps: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -36,9 +40,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 #   - openssl         the e2e test ACME server's HTTPS certificate (tests/e2e/pebble.py)
 #   - genisoimage     mkisofs: the libvirt provider plugin makes the lab's cloud-init ISOs with it
 #   - python3-venv    `make venv` (Debian's python3 has no ensurepip without it)
-#   - golang-go       the hosts' HTTP test image and `make go-test` (unless Go is in /usr/local/go)
 deb_packages=(docker.io shellcheck util-linux iproute2 openssh-client openssh-server sudo passwd make curl openssl genisoimage python3-venv)
-[ -x "$local_go" ] || deb_packages+=(golang-go)
 
 # --------------------------------------------------------------------------------------------------
 # dnf systems: rpm has no half-configured state to repair; install what rpm -q does not know.
@@ -49,7 +51,6 @@ if ! have dpkg-query; then
             shellcheck) echo ShellCheck ;;
             iproute2) echo iproute ;;
             openssh-client) echo openssh-clients ;;
-            golang-go) echo golang ;;
             passwd) echo shadow-utils ;; # useradd, usermod
             python3-venv) ;; # part of python3
             *) echo "$1" ;;
@@ -97,8 +98,6 @@ check() {
     for pkg in "${deb_packages[@]}"; do
         s=$(state "$pkg")
         if [ -z "$s" ]; then
-            # Go installed some other way than the package (on PATH, as .ci/run always took it).
-            if [ "$pkg" = golang-go ] && have go; then continue; fi
             missing+=("$pkg")
         elif [ "$s" != ii ]; then
             broken+=("$pkg")

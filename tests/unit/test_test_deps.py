@@ -75,7 +75,6 @@ class Machine:
         self.bin = root / "bin"
         self.state = root / "state"
         self.policy = root / "policy-rc.d"
-        self.go = root / "go"  # no Go in /usr/local/go unless a test creates it
         self.bin.mkdir()
         self.state.mkdir()
         for name, text in tools.items():
@@ -99,7 +98,6 @@ class Machine:
             "STUB": str(self.root),
             "HS_TEST_DEPS_UID": str(uid),
             "HS_TEST_DEPS_POLICY": str(self.policy),
-            "HS_TEST_DEPS_GO": str(self.go),
         }
         res = subprocess.run([str(self.bin / "bash"), str(SCRIPT)], env=env, capture_output=True, text=True, timeout=30, check=False)
         return Run(res.returncode, res.stdout, res.stderr, calls.read_text().splitlines() if calls.exists() else [])
@@ -120,7 +118,7 @@ def test_everything_installed_runs_nothing_and_says_nothing(debian: Machine):
     assert (res.rc, res.stdout, res.stderr) == (0, "", "")
     assert res.calls and all(c.startswith("dpkg-query -W -f=${db:Status-Abbrev} ") for c in res.calls)
     queried = {c.split()[-1] for c in res.calls}
-    assert {"docker.io", "openssh-server", "shellcheck", "genisoimage", "golang-go", "sudo"} <= queried
+    assert {"docker.io", "openssh-server", "shellcheck", "genisoimage", "sudo"} <= queried
     assert not debian.policy.exists()
 
 
@@ -201,16 +199,19 @@ def test_not_root_with_everything_installed_passes(debian: Machine):
     assert (res.rc, res.stderr) == (0, "")
 
 
-def test_go_in_usr_local_go_stands_for_golang_go(debian: Machine):
+def test_go_is_not_installed_from_the_distribution(debian: Machine):
+    # Its Go is too old for toolchain/*/go.mod; toolchain/ensure_go.py fetches one (tests/unit/test_ensure_go.py).
     debian.set("golang-go", "none")
-    res = debian.run()
-    assert res.of("apt-get")[-1].startswith("apt-get install -y -q --no-install-recommends golang-go ")
-    debian.set("golang-go", "none")
-    debian.go.write_text("#!/bin/sh\n")
-    debian.go.chmod(0o755)
     res = debian.run()
     assert (res.rc, res.of("apt-get")) == (0, [])
-    assert not any(c.endswith(" golang-go") for c in res.calls)
+    assert not any("golang" in c for c in res.calls)
+
+
+def test_go_is_not_installed_from_the_distribution_with_dnf_either(fedora: Machine):
+    fedora.set("golang", "none")
+    res = fedora.run()
+    assert (res.rc, res.of("dnf")) == (0, [])
+    assert not any("golang" in c for c in res.calls)
 
 
 def test_still_not_installed_after_apt_get_fails(debian: Machine):

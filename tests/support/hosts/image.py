@@ -19,7 +19,7 @@ def build_hostname_http(out_dir: Path) -> Path:
     """Build the test image's program, whoami-lite (static, stdlib only), as `hostname-http`; return its path."""
     go = go_tool()
     if not go:
-        raise HarnessError("no Go toolchain (go on PATH, /usr/local/go/bin/go or Debian's golang-go) to build the test image")
+        raise HarnessError("no Go to build the test image: toolchain/ensure_go.py found none new enough and could not fetch one (its message above)")
     binary = out_dir / "hostname-http"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
     env.update(CGO_ENABLED="0", GOTOOLCHAIN="local", GOFLAGS="-buildvcs=false", GOPROXY="off", GO111MODULE="on")

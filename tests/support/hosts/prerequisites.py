@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-from tests.support.hosts.common import SYSTEM_PATH, HarnessError
+from tests.support.hosts.common import REPO, SYSTEM_PATH, HarnessError
 from tests.support.hosts.processes import sh
 
 # ---------------------------------------------------------------------------------------------
@@ -19,7 +21,11 @@ def find_tool(name: str, *fallbacks: str) -> str | None:
 
 
 def go_tool() -> str | None:
-    return find_tool("go", "/usr/local/go/bin/go", "/usr/lib/go/bin/go")
+    """The go of `make go-test` and toolchain/build.sh: the local one when new enough for toolchain/*/go.mod,
+    else Go fetched once from the module proxy (toolchain/ensure_go.py); None when there is none."""
+    ensure_go = REPO / "toolchain" / "ensure_go.py"
+    res = subprocess.run([sys.executable, str(ensure_go)], stdout=subprocess.PIPE, text=True, timeout=1800, check=False)
+    return (res.stdout.strip() or None) if res.returncode == 0 else None
 
 
 def ensure_packages(ssh: bool = True, images: bool = True) -> list[str]:
@@ -32,8 +38,10 @@ def ensure_packages(ssh: bool = True, images: bool = True) -> list[str]:
     }
     if ssh:
         wanted |= {"openssh-server": find_tool("sshd"), "openssh-client": find_tool("ssh") and find_tool("ssh-keygen"), "sudo": find_tool("sudo")}
-    if images:
-        wanted["golang-go"] = go_tool()
+    # The images need Go, which is no package: the distributions' is too old for toolchain/*/go.mod
+    # (Debian 12 has 1.19), so go_tool() fetches it; fail here rather than at the first image.
+    if images and not go_tool():
+        raise HarnessError("no Go to build the test image: toolchain/ensure_go.py found none new enough and could not fetch one (its message above)")
     missing = sorted(pkg for pkg, have in wanted.items() if not have)
     if not missing:
         return []
