@@ -63,8 +63,8 @@ DEFAULTS: dict[str, Any] = {
     "container_labels": {},
 }
 # docker stack deploy labels each service with the image it deployed (it compares it on the next
-# deploy with --resolve-image); the translation does not add that label.
-DOCKER_ONLY_SERVICE_LABELS = ("com.docker.stack.image",)
+# deploy with --resolve-image); the translation adds the same label (issue 16), compared like the rest.
+IMAGE_LABEL = "com.docker.stack.image"
 
 _UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 
@@ -132,7 +132,7 @@ def deployed(inspect: dict[str, Any], network_names: dict[str, str]) -> dict[str
         "image": container["Image"],
         "mode": "global" if "Global" in mode else "replicated",
         "replicas": mode.get("Replicated", {}).get("Replicas"),
-        "service_labels": {k: v for k, v in spec.get("Labels", {}).items() if k not in DOCKER_ONLY_SERVICE_LABELS},
+        "service_labels": spec.get("Labels", {}),
         "container_labels": container.get("Labels", {}),
         "constraints": placement.get("Constraints", []),
         "preferences": [p["Spread"]["SpreadDescriptor"] for p in placement.get("Preferences", [])],
@@ -224,8 +224,7 @@ def compare(swarm: Swarm, spec: StackSpec) -> None:
         have = deployed(by_name[service.name], names)
         assert set(want) == set(have), f"compared fields differ: {set(want) ^ set(have)}"
         mismatches += [(service.name, *d) for d in differences(want, have)]
-        for label in DOCKER_ONLY_SERVICE_LABELS:
-            assert by_name[service.name]["Spec"]["Labels"][label] == service.args["task_spec"]["container_spec"]["image"]
+        assert by_name[service.name]["Spec"]["Labels"][IMAGE_LABEL] == service.args["task_spec"]["container_spec"]["image"]
     assert not mismatches, "translation (or Docker's default where it sets nothing) vs docker stack deploy:\n" + "\n".join(
         f"  {name} {path}: translation {a!r}, docker {b!r}" for name, path, a, b in mismatches
     )
