@@ -26,6 +26,7 @@ CASES = {
     "even-managers": "odd-manager-count",
     "insecure-dashboard": "traefik-dashboard-authenticated",
     "socket-read-write": "docker-socket-read-only",
+    "socket-facing-internet": "no-docker-socket-facing-the-internet",
     "token-stdout": "swarm-secrets-stay-secret",
     "no-restart-policy": "restart-policy",
 }

@@ -11,7 +11,7 @@ from pulumi_command import remote
 
 from ha_swarm.nodes.remote import Step
 
-CASES = ("compliant", "even-managers", "insecure-dashboard", "socket-read-write", "token-stdout", "no-restart-policy")
+CASES = ("compliant", "even-managers", "insecure-dashboard", "socket-read-write", "socket-facing-internet", "token-stdout", "no-restart-policy")
 ADDRESSES = ("192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14")  # TEST-NET-1: nothing answers there
 SOCKET = "/var/run/docker.sock"
 HTPASSWD = "admin:$2y$05$" + "a" * 53
@@ -54,7 +54,18 @@ labels = {
     "traefik.http.middlewares.dashboard-auth.basicauth.users": HTPASSWD,
     "traefik.http.services.dashboard.loadbalancer.server.port": "8080",
 }
-args = ["--providers.swarm.endpoint=unix:///var/run/docker.sock", "--api.dashboard=true"]
+# Traefik reads the Docker API through a filtering proxy, the only service that mounts the socket.
+socket = docker.ServiceTaskSpecContainerSpecMountArgs(type="bind", source=SOCKET, target=SOCKET, read_only=case != "socket-read-write")
+docker.Service(
+    "docker-api-proxy",
+    name="docker-api-proxy",
+    task_spec=docker.ServiceTaskSpecArgs(
+        container_spec=docker.ServiceTaskSpecContainerSpecArgs(image="tecnativa/docker-socket-proxy:v0.4.0", mounts=[socket]),
+        restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition="any"),
+    ),
+    opts=pulumi.ResourceOptions(provider=provider, depends_on=[init]),
+)
+args = ["--providers.swarm.endpoint=tcp://docker-api-proxy:2375", "--api.dashboard=true"]
 if case == "insecure-dashboard":
     args.append("--api.insecure=true")
 docker.Service(
@@ -65,7 +76,8 @@ docker.Service(
         container_spec=docker.ServiceTaskSpecContainerSpecArgs(
             image="traefik:v3.6.1",
             args=args,
-            mounts=[docker.ServiceTaskSpecContainerSpecMountArgs(type="bind", source=SOCKET, target=SOCKET, read_only=case != "socket-read-write")],
+            # socket-facing-internet: the routed Traefik holds the socket itself, read-only or not.
+            mounts=[socket] if case == "socket-facing-internet" else None,
         ),
         restart_policy=None if case == "no-restart-policy" else docker.ServiceTaskSpecRestartPolicyArgs(condition="any"),
     ),
