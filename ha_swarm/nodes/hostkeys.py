@@ -40,6 +40,7 @@ KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa
 KEYSCAN_TYPES = "ed25519,ecdsa,rsa"
 SCAN_TIMEOUT = 10  # seconds ssh-keyscan waits for a host
 SCAN_ATTEMPTS = 3
+CHECK_TIMEOUT = 5  # seconds a preview or up waits for a host's key before going on (see `decide`)
 
 
 class HostKeyError(RuntimeError):
@@ -117,20 +118,20 @@ class Checked:
 
 
 def decide(olds: dict[str, Any], news: dict[str, Any]) -> Checked:
-    """The recorded key of a host: read at the first contact (or when its address changed), then
-    compared with what the host presents on every run."""
+    """In `check`, on every run: the key recorded for the host, compared with the one it presents.
+
+    At the first contact (or at a new address) the key is read if the host answers at once, and
+    kept in the checked inputs, where later runs find it; a host that does not answer yet (a
+    preview before the hosts exist) leaves it to `create`, which reads it with retries."""
     name, host, port, setting = news["name"], news["host"], int(news["port"]), news.get("setting") or "its hostKey"
     same_address = olds.get("host") == host and olds.get("port") is not None and int(olds["port"]) == port
     recorded = olds.get("key") if same_address else None
-    if not recorded:
-        try:
-            return Checked(first_contact(name, host, port))
-        except HostKeyError as error:
-            return Checked(None, str(error))
     try:
-        presented, _ = scan(host, port, attempts=1)
+        presented, _ = scan(host, port, timeout=CHECK_TIMEOUT, attempts=1)
     except HostKeyError as error:
         return Checked(None, str(error))
+    if not recorded:
+        return Checked(preferred(presented) if presented else None)
     if not presented:
         # No answer: nothing to compare; every connection still pins the recorded key.
         return Checked(recorded)
@@ -139,8 +140,13 @@ def decide(olds: dict[str, Any], news: dict[str, Any]) -> Checked:
     return Checked(None, changed_key_message(name, host, port, recorded, presented, setting))
 
 
+def _same_address(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    return bool(olds.get("host") == news.get("host") and olds.get("port") is not None and news.get("port") is not None and int(olds["port"]) == int(news["port"]))
+
+
 class RecordedHostKeyProvider(dynamic.ResourceProvider):
-    """Trust on first use: the key is filled in by `check` (the checked inputs are what the state keeps)."""
+    """Trust on first use: the key is filled in by `check` (the checked inputs are what the state
+    keeps, and what the next `check` compares with), else read by `create`."""
 
     serialize_as_secret_always = False  # it holds no secret
 
@@ -151,11 +157,17 @@ class RecordedHostKeyProvider(dynamic.ResourceProvider):
         return dynamic.CheckResult({**news, "key": checked.key}, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        changed = [k for k in ("host", "port", "key") if olds.get(k) != news.get(k)]
+        recorded, read = olds.get("key"), news.get("key")
+        if _same_address(olds, news) and recorded and read and _type_and_blob(recorded) != _type_and_blob(read):
+            # Only when the record was made by `create` (the host did not answer `check` then), so
+            # that `check` had no key to compare with: the record still stands, the run stops.
+            raise HostKeyError(changed_key_message(news["name"], news["host"], int(news["port"]), recorded, [read], news.get("setting") or "its hostKey"))
+        changed = [k for k in ("host", "port") if olds.get(k) != news.get(k)]
         return dynamic.DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
-        return dynamic.CreateResult(f"{props['host']}:{props['port']}", {k: props.get(k) for k in ("name", "host", "port", "setting", "key")})
+        key = props.get("key") or first_contact(props["name"], props["host"], int(props["port"]))
+        return dynamic.CreateResult(f"{props['host']}:{props['port']}", {**{k: props.get(k) for k in ("name", "host", "port", "setting")}, "key": key})
 
 
 class RecordedHostKey(dynamic.Resource, module="ha-swarm", name="RecordedHostKey"):

@@ -11,7 +11,8 @@ configured but their addresses. The steps build on each other, in file order:
 3. the worker's sshd gets a new host key; `up` stops with the message naming it, and nothing was
    changed (the state still holds the key of the first contact);
 4. the remedy the message names: the worker's `hostKey` set to its new key; `up` passes, then a
-   preview changes nothing; destroy.
+   preview changes nothing; destroy;
+5. a preview with a host that does not answer (yet) goes on.
 """
 
 from __future__ import annotations
@@ -146,4 +147,13 @@ def test_destroy_removes_everything(deployment: FirstContactDeployment) -> None:
     result = deployment.destroy("destroy")
     assert result.summary.result == "succeeded"
     assert deployment.recorded_keys() == {}
-    print(json.dumps({"times": deployment.times.lines}))
+
+
+def test_a_preview_before_a_host_answers_goes_on(deployment: FirstContactDeployment) -> None:
+    """A stack previewed before its hosts exist (or the policy pack's previews of TEST-NET hosts):
+    the first contact waits a few seconds for a key, then leaves it to the `up`."""
+    assert deployment.stack is not None
+    hosts = [deployment.host_entry("m1", "manager"), deployment.host_entry("w1", "worker"), {"name": f"{PREFIX}w9", "address": f"{SUBNET}.99", "role": "worker"}]
+    deployment.stack.set_config("ha-swarm:cloud", auto.ConfigValue(json.dumps({"hosts": hosts})))
+    result = deployment.preview("preview: a host that does not answer yet")
+    assert changes(result.change_summary).get("create", 0) > 10

@@ -259,11 +259,26 @@ def test_a_host_that_does_not_answer_keeps_its_recorded_key(host_presents: list[
     assert decide({**NEWS, "key": KEY_A}, dict(NEWS)).key == KEY_A
 
 
-def test_a_first_contact_without_answer_is_refused_with_the_reason(host_presents: list[list[str]]) -> None:
+def test_a_host_that_does_not_answer_at_the_first_contact_is_read_when_created_else_refused(host_presents: list[list[str]]) -> None:
     host_presents.append([])
-    checked = decide({}, dict(NEWS))
-    assert checked.key is None and checked.failure is not None
-    assert "no SSH host key could be read from 203.0.113.12:22 (ssh-keyscan: connection refused)" in checked.failure
+    checked = RecordedHostKeyProvider().check({}, dict(NEWS))
+    assert checked.failures == [] and checked.inputs["key"] is None, "a preview before the hosts answer goes on"
+    with pytest.raises(hostkeys.HostKeyError, match=r"no SSH host key could be read from 203\.0\.113\.12:22 \(ssh-keyscan: connection refused\)"):
+        RecordedHostKeyProvider().create(dict(checked.inputs))
+    host_presents[:] = [[KEY_A]]
+    assert (RecordedHostKeyProvider().create(dict(checked.inputs)).outs or {})["key"] == KEY_A
+
+
+def test_a_record_made_when_created_still_stops_a_changed_key(host_presents: list[list[str]]) -> None:
+    """The host did not answer `check` at the first contact, so the key is in the outputs only: the
+    next run's `check` reads a key, and `diff` compares it with the record."""
+    host_presents.append([KEY_B])
+    checked = RecordedHostKeyProvider().check(dict(NEWS), dict(NEWS))
+    assert checked.inputs["key"] == KEY_B
+    with pytest.raises(hostkeys.HostKeyError, match="has changed"):
+        RecordedHostKeyProvider().diff("id", {**NEWS, "key": KEY_A}, dict(checked.inputs))
+    assert not RecordedHostKeyProvider().diff("id", {**NEWS, "key": KEY_B}, dict(checked.inputs)).changes
+    assert not RecordedHostKeyProvider().diff("id", {**NEWS, "key": KEY_A}, {**NEWS, "key": None}).changes, "no answer: the record stands"
 
 
 def test_a_new_address_is_a_new_first_contact_and_replaces_the_record(host_presents: list[list[str]]) -> None:
@@ -271,7 +286,7 @@ def test_a_new_address_is_a_new_first_contact_and_replaces_the_record(host_prese
     moved = {**NEWS, "host": "203.0.113.99"}
     assert decide({**NEWS, "key": KEY_A}, moved).key == KEY_B
     diff = RecordedHostKeyProvider().diff("id", {**NEWS, "key": KEY_A}, {**moved, "key": KEY_B})
-    assert diff.changes and set(diff.replaces or []) == {"host", "key"}
+    assert diff.changes and diff.replaces == ["host"], "recorded again at the new address"
     assert not RecordedHostKeyProvider().diff("id", {**NEWS, "key": KEY_A}, {**NEWS, "key": KEY_A, "setting": "other words"}).changes
 
 
