@@ -14,7 +14,7 @@ from ha_swarm.ingress.ingress import Ingress, IngressArgs
 from ha_swarm.machines import machines_for
 from ha_swarm.nodes.node import node_of
 from ha_swarm.nodes.topology import topology
-from ha_swarm.outputs import endpoints, manager_outputs, node_list, services
+from ha_swarm.outputs import endpoints, host_keys, manager_outputs, node_list, services
 from ha_swarm.swarm.swarm import Swarm, SwarmArgs
 
 settings = load_settings()
@@ -51,6 +51,7 @@ engine = EngineUpgrades("engine", EngineUpgradesArgs(nodes=nodes, first_manager=
 upgraded = [engine.done] if engine else []
 
 pulumi.export("nodes", node_list(nodes))
+pulumi.export("hostKeys", host_keys(nodes))  # pinned on every connection; how each was had
 for key, value in manager_outputs(first).items():
     pulumi.export(key, value)
 pulumi.export("endpoints", endpoints(stacks, nodes, settings.traefik))

@@ -129,3 +129,15 @@ def node_list(nodes: Sequence[Node]) -> list[dict[str, str]]:
 def manager_outputs(manager: Node) -> dict[str, str]:
     """Where the first manager is, and the DOCKER_HOST that reaches its daemon."""
     return {"managerAddress": manager.ssh_address, "dockerHost": docker_host(manager)}
+
+
+def host_keys(nodes: Sequence[Node]) -> dict[str, Any]:
+    """The stack output `hostKeys`: the key every connection to a node pins and where it comes from
+    (configured, generated, or recorded at the first contact: trust on first use), by node name;
+    and the jump host's (lab over qemu+ssh). `make verify` reads it."""
+    out: dict[str, Any] = {"nodes": {n.name: {"key": n.host_key.key, "pinned": n.host_key.source} for n in nodes}}
+    via = next((n for n in nodes if n.spec.jump is not None and n.jump_host_key is not None), None)
+    if via is not None and via.spec.jump is not None and via.jump_host_key is not None:
+        jump = via.spec.jump
+        out["jumpHost"] = {"address": jump.host, "port": jump.port, "key": via.jump_host_key.key, "pinned": via.jump_host_key.source}
+    return out

@@ -214,12 +214,33 @@ patch_fallback_host() {
     install -m 0644 "$SRC/langhost-fallback/runplugin.go" "$1/zz_ha_swarm_runplugin.go"
 }
 LANGHOST=github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
+# install_dynamic_shim: `pulumi-resource-pulumi-python`, the plugin that serves the program's Python
+# dynamic providers (ha-swarm's host keys), beside the CLI as Pulumi's releases ship it: a shell
+# script of the sdk at the Python SDK's pin (python/dist/), which runs `python -m pulumi.dynamic` in
+# the project's virtualenv. Installed when missing, also into a toolchain built before it was needed.
+install_dynamic_shim() {
+    local shim=$TC/bin/pulumi-resource-pulumi-python sdkj v
+    [ -x "$shim" ] && return 0
+    [ "$check" = 0 ] || { log "langhost: MISSING $shim"; MISSING=1; return 0; }
+    for v in "v$PULUMI_PIN" "v$(cat "$(st pulumi version)" 2>/dev/null)"; do
+        if sdkj=$(fetch "$SDK@$v") && [ -f "$(json_field Dir <<<"$sdkj")/python/dist/pulumi-resource-pulumi-python" ]; then
+            install -m 0755 "$(json_field Dir <<<"$sdkj")/python/dist/pulumi-resource-pulumi-python" "$shim"
+            log "langhost: pulumi-resource-pulumi-python (dynamic providers) from $SDK@$v"
+            return 0
+        fi
+    done
+    die "langhost: no sdk/v3 module to take pulumi-resource-pulumi-python from"
+}
 build_langhost() {
     local cli key logf=$TC/logs/langhost.log hj sdkj pkgj ps hash time b how=""
     cli=$(cat "$(st pulumi version)" 2>/dev/null || true)
     [ -n "$cli" ] || { log "langhost: needs the pulumi part first"; MISSING=1; return 0; }
     key="cli=$cli sdkpin=$PULUMI_PIN fallback=$LANGHOST_FALLBACK_SDK go=$GOVERSION recipe=$TOOLCHAIN_RECIPE runplugin=$(tree_hash "$SRC/langhost-fallback")"
-    if fresh langhost "$key" "$TC/bin/pulumi-language-python" "$TC/bin/pulumi-language-python-exec"; then log "langhost: $(status_of langhost) (cached)"; return 0; fi
+    if fresh langhost "$key" "$TC/bin/pulumi-language-python" "$TC/bin/pulumi-language-python-exec"; then
+        log "langhost: $(status_of langhost) (cached)"
+        install_dynamic_shim
+        return 0
+    fi
     [ "$check" = 0 ] || { log "langhost: MISSING (would build for CLI $cli)"; MISSING=1; return 0; }
     timed_start
     : >"$logf"
@@ -269,6 +290,7 @@ build_langhost() {
     done
     [ -n "$execsrc" ] || die "langhost: no sdk/v3 module to take pulumi-language-python-exec from"
     install -m 0755 "$execsrc" "$TC/bin/pulumi-language-python-exec"
+    install_dynamic_shim
     record langhost "$key" "built $how"
     timed_end langhost
     log "langhost: $(status_of langhost) in $(cat "$(st langhost seconds)") s"

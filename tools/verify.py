@@ -6,7 +6,8 @@ Reads the stack outputs (`pulumi stack output --json`: `nodes`, `services`, `end
 plan of `ha_swarm/nodes/scripts/verify.sh` (ha_swarm/day2/verify_plan.py, the same plan that the setting
 `verify: true` runs as the last step of `pulumi up`), and runs that script over SSH on the first
 manager, with the stack's key (read with `pulumi config --show-secrets` and written to the Docker
-provider's private key file) and the Docker provider's SSH options (host key check, jump host).
+provider's private key file) and the Docker provider's SSH options (the host keys pinned by the stack,
+output `hostKeys`; the jump host).
 The script prints the table (CHECK, TARGET, RESULT, DETAIL).  Exit status: 0 every check passed,
 1 a check failed, 2 the checks could not be run (no outputs, no SSH).
 """
@@ -81,19 +82,33 @@ def plan_from_outputs(outputs: Mapping[str, Any]) -> str:
     return verify_plan(outputs["nodes"], outputs["services"], outputs["endpoints"])
 
 
-def ssh_argv(spec: NodeSpec, key_path: str) -> list[str]:
-    """The ssh command line that reaches SPEC as the Docker provider does."""
-    return ["ssh", *ssh_options(spec, key_path), "-p", str(spec.port), f"{spec.user}@{spec.ssh_address}"]
+def ssh_argv(spec: NodeSpec, key_path: str, host_key: str, jump_host_key: str | None = None) -> list[str]:
+    """The ssh command line that reaches SPEC as the Docker provider does, pinning its host key."""
+    return ["ssh", *ssh_options(spec, key_path, host_key, jump_host_key), "-p", str(spec.port), f"{spec.user}@{spec.ssh_address}"]
+
+
+def pinned_keys(outputs: Mapping[str, Any], spec: NodeSpec) -> tuple[str, str | None]:
+    """The host key of SPEC and of its jump host, from the stack output `hostKeys`."""
+    keys = outputs.get("hostKeys")
+    node = (keys or {}).get("nodes", {}).get(spec.name) if isinstance(keys, Mapping) else None
+    if not isinstance(node, Mapping) or not node.get("key"):
+        raise VerifyError(f"the stack has no pinned host key for {spec.name} (output hostKeys): run `pulumi up` (with this version of ha-swarm) first")
+    jump = keys.get("jumpHost") if isinstance(keys, Mapping) else None
+    if spec.jump is not None and not (isinstance(jump, Mapping) and jump.get("key")):
+        raise VerifyError("the stack has no pinned host key for the jump host (output hostKeys.jumpHost): run `pulumi up` (with this version of ha-swarm) first")
+    return str(node["key"]), str(jump["key"]) if spec.jump is not None and isinstance(jump, Mapping) else None
 
 
 def run(stack: str | None, cwd: str | None, timeout: int | None) -> int:
-    plan = plan_from_outputs(pulumi_json(["stack", "output"], stack, cwd) or {})
+    outputs = pulumi_json(["stack", "output"], stack, cwd) or {}
+    plan = plan_from_outputs(outputs)
     settings = settings_from_config(pulumi_json(["config", "--show-secrets"], stack, cwd) or {})
     first = settings.managers[0]
+    host_key, jump_host_key = pinned_keys(outputs, first)
     key_path = write_key_file(settings.ssh_private_key)
     command = script_command("verify.sh", *([str(timeout)] if timeout is not None else []))
     print(f"verify: checking the cluster from {first.name} ({first.ssh_address})", file=sys.stderr, flush=True)
-    res = subprocess.run([*ssh_argv(first, key_path), command], input=plan, text=True, check=False)
+    res = subprocess.run([*ssh_argv(first, key_path, host_key, jump_host_key), command], input=plan, text=True, check=False)
     if res.returncode == SSH_UNREACHABLE:
         raise VerifyError(f"could not reach {first.user}@{first.ssh_address} over SSH (see ssh's message above)")
     return res.returncode

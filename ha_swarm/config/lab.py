@@ -11,6 +11,7 @@ from typing import Any
 from ha_swarm.config.checks import (
     CONFIG,
     LINUX_USER,
+    SSH_PUBLIC_KEY,
     choice,
     is_host,
     object_setting,
@@ -34,7 +35,7 @@ from ha_swarm.config.model import (
 from ha_swarm.nodes.node import NodeSpec
 
 LAB_ALLOWED = {"image": "an http(s) URL or an existing local path of a cloud image (qcow2)", "domainType": "kvm or qemu"}
-LAB_KEYS = ("managers", "workers", "uri", "image", "cidr", "domainType", "vcpus", "memoryMiB", "diskGiB", "networkMode", "kernel", "initrd", "kernelArgs")
+LAB_KEYS = ("managers", "workers", "uri", "image", "cidr", "domainType", "vcpus", "memoryMiB", "diskGiB", "networkMode", "kernel", "initrd", "kernelArgs", "hostKey")
 
 
 def _source(value: Any, key: str, allowed: str) -> str:
@@ -111,6 +112,11 @@ def parse_lab(raw: Any, ssh_user: str, auto: Mapping[str, Any] | None = None) ->
         ssh = QEMU_SSH_URI.fullmatch(uri)
         if ssh is None or (ssh[1] is not None and not LINUX_USER.fullmatch(ssh[1])) or not is_host(ssh[2]):
             raise CONFIG.refuse("lab.uri", uri, "qemu+ssh://USER@HOST[:PORT]/system with a Linux user name and a DNS name or IP address as HOST")
+    host_key = text_field(obj, "hostKey", "lab.hostKey")
+    if host_key is not None and not uri.startswith("qemu+ssh://"):
+        raise CONFIG.refuse("lab.hostKey", host_key, "only with a qemu+ssh:// lab.uri (the hypervisor's SSH host key)")
+    if host_key is not None and not SSH_PUBLIC_KEY.fullmatch(host_key):
+        raise CONFIG.refuse("lab.hostKey", host_key, "the hypervisor's public SSH host key, as in `ssh-keyscan -t ed25519 HOST` without the host name")
 
     image = _source(obj.get("image"), "lab.image", LAB_ALLOWED["image"])
     kernel, initrd, kernel_args = _kernel_boot(obj)
@@ -148,6 +154,7 @@ def parse_lab(raw: Any, ssh_user: str, auto: Mapping[str, Any] | None = None) ->
         kernel=kernel,
         initrd=initrd,
         kernel_args=kernel_args,
+        host_key=host_key,
     )
     jump = lab.hypervisor_ssh
     nodes: list[NodeSpec] = []

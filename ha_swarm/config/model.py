@@ -67,6 +67,7 @@ class LabSettings:
     kernel: str | None = None  # direct kernel boot: kernel, initrd (URL or local path) and arguments
     initrd: str | None = None
     kernel_args: str | None = None
+    host_key: str | None = None  # the qemu+ssh hypervisor's SSH host key (else recorded at the first contact)
 
     @property
     def gateway(self) -> ipaddress.IPv4Address:
@@ -75,7 +76,7 @@ class LabSettings:
     @property
     def hypervisor_ssh(self) -> SshEndpoint | None:
         """For `qemu+ssh://user@host:port/system`, the hypervisor the VMs sit behind."""
-        return hypervisor_endpoint(self.uri)
+        return hypervisor_endpoint(self.uri, self.host_key)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,9 +227,9 @@ class Settings:
 QEMU_SSH_URI = re.compile(r"qemu\+ssh://(?:([^@/]+)@)?([^:/]+)(?::(\d+))?/[^\s]*")
 
 
-def hypervisor_endpoint(uri: str) -> SshEndpoint | None:
+def hypervisor_endpoint(uri: str, host_key: str | None = None) -> SshEndpoint | None:
     match = QEMU_SSH_URI.fullmatch(uri)
     if not match:
         return None
     user, host, port = match.groups()
-    return SshEndpoint(host=host, user=user, port=int(port) if port else 22)
+    return SshEndpoint(host=host, user=user, port=int(port) if port else 22, host_key=host_key)

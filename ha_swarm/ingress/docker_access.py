@@ -7,6 +7,9 @@ mode 0700), named by a hash of the key: never in the repository, never in a
 stack output.  The file stays after the run because `pulumi destroy` (which does
 not run this program) needs it to delete the services; `make destroy` writes it
 again from the stack's secret config when it is missing.
+
+The host keys are pinned the same way: a known_hosts file per key (`$HA_SWARM_HOME/known_hosts`),
+with `StrictHostKeyChecking=yes`, for the manager and, through a jump host, for the jump host.
 """
 
 from __future__ import annotations
@@ -48,12 +51,10 @@ def write_key_file(key: str, home: Path | None = None) -> str:
     return _private_file((home or ha_swarm_home()) / "keys", f"{digest}.key", content)
 
 
-def write_known_hosts(spec: NodeSpec, home: Path | None = None) -> str | None:
-    """A known_hosts file holding the node's configured host key, if it has one."""
-    if spec.host_key is None:
-        return None
-    host = spec.ssh_address if spec.port == 22 else f"[{spec.ssh_address}]:{spec.port}"
-    line = f"{host} {spec.host_key}\n"
+def write_known_hosts(address: str, port: int, host_key: str, home: Path | None = None) -> str:
+    """A known_hosts file holding the one key that ADDRESS:PORT must present; its path."""
+    host = address if port == 22 else f"[{address}]:{port}"
+    line = f"{host} {host_key.strip()}\n"
     digest = hashlib.sha256(line.encode()).hexdigest()[:16]
     return _private_file((home or ha_swarm_home()) / "known_hosts", digest, line)
 
@@ -63,22 +64,26 @@ def _option_path(path: str) -> str:
     return f'"{path}"' if any(c.isspace() for c in path) else path
 
 
-def ssh_options(spec: NodeSpec, key_path: str) -> list[str]:
-    """The options the provider appends to its `ssh` command line (and `python -m tools.verify` uses).
+def ssh_options(spec: NodeSpec, key_path: str, host_key: str, jump_host_key: str | None = None) -> list[str]:
+    """The options the provider appends to its `ssh` command line (and `python -m tools.verify` uses):
+    the node's pinned HOST_KEY is the only one accepted, and through a jump host, JUMP_HOST_KEY.
 
     They are argv words, never parsed by a shell, except the ProxyCommand, which ssh runs through
     the user's shell: every value in it is quoted (the user and host are matched whole by the
     settings too)."""
-    known_hosts = write_known_hosts(spec)
-    if known_hosts:
-        checking = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={_option_path(known_hosts)}"]
-    else:
-        checking = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    known_hosts = write_known_hosts(spec.ssh_address, spec.port, host_key)
+    checking = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={_option_path(known_hosts)}"]
     options = ["-i", key_path, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", *checking]
     jump = spec.jump
     if jump is not None:
+        if jump_host_key is None:
+            raise ValueError(f"{spec.name}: a jump host without a host key to pin")
+        jump_known_hosts = write_known_hosts(jump.host, jump.port, jump_host_key)
         target = shlex.quote(f"{jump.user or spec.user}@{jump.host}")
-        proxy = f"ssh -i {shlex.quote(key_path)} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -p {jump.port} -W %h:%p {target}"
+        proxy = (
+            f"ssh -i {shlex.quote(key_path)} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes"
+            f" -o UserKnownHostsFile={shlex.quote(_option_path(jump_known_hosts))} -p {jump.port} -W %h:%p {target}"
+        )
         options += ["-o", f"ProxyCommand={proxy}"]
     return options
 
@@ -97,9 +102,11 @@ def docker_provider(
     depends_on: list[pulumi.Resource],
 ) -> docker.Provider:
     key_path = pulumi.Output.unsecret(pulumi.Output.from_input(private_key).apply(write_key_file))
+    jump_key = node.jump_host_key.key if node.jump_host_key is not None else None
+    options = pulumi.Output.all(key_path, node.host_key.key, jump_key).apply(lambda a: ssh_options(node.spec, a[0], a[1], a[2]))
     return docker.Provider(
         name,
         host=docker_host(node),
-        ssh_opts=key_path.apply(lambda path: ssh_options(node.spec, path)),
+        ssh_opts=options,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )

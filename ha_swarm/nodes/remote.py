@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 from pulumi_command import remote
 
-from ha_swarm.nodes.node import Node, NodeSpec
+from ha_swarm.nodes.node import Node, NodeSpec, PinnedKey
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 
@@ -46,15 +46,26 @@ def script_command(name: str, *args: str, as_root: bool = False) -> str:
     return " ".join(["sudo", "-n", *words] if as_root else words)
 
 
-def connection_for(spec: NodeSpec, private_key: pulumi.Input[str], *, ready: bool = False) -> remote.ConnectionArgs:
-    """How every command reaches a node; the same inputs for every step, so they never cause a re-run."""
+def connection_for(
+    spec: NodeSpec,
+    private_key: pulumi.Input[str],
+    host_key: PinnedKey,
+    jump_host_key: PinnedKey | None = None,
+    *,
+    ready: bool = False,
+) -> remote.ConnectionArgs:
+    """How every command reaches a node, pinning its host key (and its jump host's); the same inputs
+    for every step, so they never cause a re-run."""
     proxy = None
     if spec.jump is not None:
+        if jump_host_key is None:
+            raise ValueError(f"{spec.name}: a jump host without a host key to pin")
         proxy = remote.ProxyConnectionArgs(
             host=spec.jump.host,
             port=spec.jump.port,
             user=spec.jump.user or spec.user,
             private_key=private_key,
+            host_key=jump_host_key.key,
             dial_error_limit=DIAL_ERROR_LIMIT,
             per_dial_timeout=PER_DIAL_TIMEOUT,
         )
@@ -63,7 +74,7 @@ def connection_for(spec: NodeSpec, private_key: pulumi.Input[str], *, ready: boo
         port=spec.port,
         user=spec.user,
         private_key=private_key,
-        host_key=spec.host_key,
+        host_key=host_key.key,
         proxy=proxy,
         dial_error_limit=READY_DIAL_ERROR_LIMIT if ready else DIAL_ERROR_LIMIT,
         per_dial_timeout=PER_DIAL_TIMEOUT,
@@ -123,6 +134,8 @@ def run_script(
 def ready_node(
     spec: NodeSpec,
     private_key: pulumi.Input[str],
+    host_key: PinnedKey,
+    jump_host_key: PinnedKey | None = None,
     *,
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
@@ -131,11 +144,18 @@ def ready_node(
     """Declare the readiness command of a machine (SSH, cloud-init, Docker) and return its Node."""
     ready = run_script(
         f"{spec.name}-ready",
-        connection_for(spec, private_key, ready=True),
+        connection_for(spec, private_key, host_key, jump_host_key, ready=True),
         Step("wait-ready.sh"),
         parent=parent,
         depends_on=depends_on,
         triggers=triggers,
         delete_before_replace=bool(triggers),
     )
-    return Node(spec=spec, connection=connection_for(spec, private_key), ready=ready, triggers=tuple(triggers))
+    return Node(
+        spec=spec,
+        connection=connection_for(spec, private_key, host_key, jump_host_key),
+        ready=ready,
+        host_key=host_key,
+        jump_host_key=jump_host_key,
+        triggers=tuple(triggers),
+    )

@@ -192,6 +192,7 @@ class Deployment(StackRun):
         super().__init__(toolchain, run_dir, echo)
         self.harness = Harness(host_specs(), prefix=PREFIX, subnet=SUBNET, state_dir=STATE_DIR, images=False)
         self.cli_root = run_dir / "cli"
+        self.managers = [n for n, r in HOSTS if r == "manager"]
         self.workers = list(FIRST_WORKERS)
         self.traefik_extra: dict[str, Any] = {}  # more traefik settings (HTTPS); with certificates, kept secret
         self.swarm_extra: dict[str, Any] = {}  # the `swarm` settings (token rotation, autolock)
@@ -228,8 +229,7 @@ class Deployment(StackRun):
 
     def configure(self) -> None:
         assert self.stack is not None
-        roles = dict(HOSTS)
-        hosts = [self.host_entry(n, r) for n, r in HOSTS if r == "manager"] + [self.host_entry(n, roles[n]) for n in self.workers]
+        hosts = [self.host_entry(n, "manager") for n in self.managers] + [self.host_entry(n, "worker") for n in self.workers]
         traefik_image, _ = self.toolchain.traefik
         whoami_image, _ = self.toolchain.whoami
         proxy_image, _ = self.toolchain.socket_proxy

@@ -103,6 +103,8 @@ def find_toolchain(parts: tuple[str, ...] = CLOUD_PARTS) -> tuple[Toolchain | No
         return None, f"the toolchain at {root} lacks {', '.join(missing)} (see {root}/state/*.status; `make toolchain` builds what is missing)"
     toolchain = Toolchain(root, env)
     paths = [toolchain.pulumi] if "pulumi" in parts else []
+    if "langhost" in parts:  # and the plugin of the program's dynamic providers (host keys)
+        paths.append(toolchain.bin_dir / "pulumi-resource-pulumi-python")
     for part in parts:
         for var in PART_FILES.get(part, ()):
             if not env.get(var):

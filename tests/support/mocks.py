@@ -5,6 +5,8 @@ are secret, and the resource options that matter to us."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import runpy
 import sys
@@ -110,12 +112,31 @@ def fake_stdout(inputs: Mapping[str, Any], name: str) -> str:
     return ""
 
 
+GENERATED_HOST_KEY = "pulumi-python:dynamic/ha-swarm:GeneratedHostKey"
+RECORDED_HOST_KEY = "pulumi-python:dynamic/ha-swarm:RecordedHostKey"
+
+
+def fake_host_key(seed: str) -> str:
+    """A public ed25519 key line made up for SEED (the key blob of an ed25519 key has 51 bytes)."""
+    blob = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + hashlib.sha256(seed.encode()).digest()
+    return "ssh-ed25519 " + base64.b64encode(blob).decode()
+
+
+def fake_private_host_key(node: str) -> str:
+    return f"-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-ONLY-HOST-KEY-OF-{node}\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
 class ProgramMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
         if args.typ == "command:remote:Command":
             state["stdout"] = fake_stdout(args.inputs, args.name)
             state["stderr"] = ""
+        if args.typ == GENERATED_HOST_KEY:  # what ssh-keygen would make
+            state["public_key"] = fake_host_key(f"generated {args.inputs['node']}")
+            state["private_key"] = fake_private_host_key(args.inputs["node"])
+        if args.typ == RECORDED_HOST_KEY:  # what the host would present at the first contact
+            state["key"] = fake_host_key(f"presented by {args.inputs['host']}:{int(args.inputs['port'])}")
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

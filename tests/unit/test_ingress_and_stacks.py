@@ -47,7 +47,7 @@ def test_docker_provider_reaches_the_first_manager_over_ssh_with_a_private_key_f
     assert key_path.read_text() == TEST_PRIVATE_KEY
     assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(key_path.parent).st_mode) == 0o700
-    assert "StrictHostKeyChecking=no" in opts
+    assert "StrictHostKeyChecking=yes" in opts, "the VM's generated host key is pinned (test_host_keys)"
     assert TEST_PRIVATE_KEY.strip() not in str(provider.inputs)
 
 

@@ -17,6 +17,7 @@ from tests.unit.test_settings import TEST_PRIVATE_KEY, lab
 from tools.verify import ssh_argv
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyForTestsOnlyxxxxxxxxxxxxxxxxxxxxxxxx"
+JUMP_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJumpHostKeyForTestsOnlyxxxxxxxxxxxxxxxxxxxx"
 
 # A stub ssh: records its argv (one word a line, a blank line after), runs the ProxyCommand the way
 # OpenSSH does (the user's shell, -c, with %h and %p replaced) and checks the files it is given.
@@ -86,13 +87,16 @@ def test_the_proxy_command_through_the_jump_host_runs_nothing_but_ssh(home: str,
     settings = parse_settings(lab(uri="qemu+ssh://ops@hv.example.com:2222/system"))
     spec = settings.managers[0]
     key_path = write_key_file(TEST_PRIVATE_KEY)
-    calls = _run_through_a_shell(ssh_argv(spec, key_path), stub_ssh, work)
+    calls = _run_through_a_shell(ssh_argv(spec, key_path, HOST_KEY, JUMP_HOST_KEY), stub_ssh, work)
     assert not list(tmp_path.rglob("PWNED")), "a value in the ssh command lines ran as a command"
     assert len(calls) == 2, "the outer ssh, then the jump host's ssh of the ProxyCommand"
     jump = calls[1]
     assert jump[jump.index("-i") + 1] == key_path, "the key path reaches the jump host's ssh as one word"
     assert jump[-1] == "ops@hv.example.com" and jump[jump.index("-p") + 1] == "2222"
     assert jump[jump.index("-W") + 1] == f"{spec.ssh_address}:22"
+    assert "StrictHostKeyChecking=yes" in jump, "the jump host's key is pinned too"
+    known = next(w for w in jump if w.startswith("UserKnownHostsFile=")).split("=", 1)[1].strip('"')
+    assert Path(known).read_text() == f"[hv.example.com]:2222 {JUMP_HOST_KEY}\n"
 
 
 @pytest.mark.parametrize("home", HOSTILE_HOMES)
@@ -102,6 +106,6 @@ def test_a_pinned_host_key_file_in_any_home_reaches_ssh_whole(home: str, tmp_pat
     monkeypatch.setenv("HA_SWARM_HOME", str(tmp_path / home))
     raw = {"target": "cloud", "sshPrivateKey": TEST_PRIVATE_KEY, "cloud": {"hosts": [{"name": "m1", "address": "203.0.113.11", "role": "manager", "hostKey": HOST_KEY}]}}
     spec = parse_settings(raw).managers[0]
-    (call,) = _run_through_a_shell(ssh_argv(spec, write_key_file(TEST_PRIVATE_KEY)), stub_ssh, work)
+    (call,) = _run_through_a_shell(ssh_argv(spec, write_key_file(TEST_PRIVATE_KEY), HOST_KEY), stub_ssh, work)
     assert not list(tmp_path.rglob("PWNED"))
     assert "StrictHostKeyChecking=yes" in call

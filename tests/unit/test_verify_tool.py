@@ -26,6 +26,7 @@ OUTPUTS: dict[str, Any] = {
     "services": [{"name": "traefik", "mode": "replicated", "replicas": 1}, {"name": "demo_whoami0", "mode": "replicated", "replicas": 2}],
     "endpoints": [{"service": "demo_whoami0", "host": "whoami0.traefik", "url": "http://203.0.113.11", "addresses": ["203.0.113.11", "203.0.113.21"], "sticky": False}],
     "managerAddress": "203.0.113.11",
+    "hostKeys": {"nodes": {"m1": {"key": HOST_KEY, "pinned": "configured"}, "w1": {"key": HOST_KEY.replace("Host", "Wrk1"), "pinned": "first contact"}}},
 }
 CONFIG: dict[str, Any] = {
     "ha-swarm:target": {"value": "cloud", "secret": False},
@@ -135,3 +136,24 @@ def test_settings_come_from_the_namespace_of_the_config_with_objects_and_secrets
     assert [n.name for n in settings.managers] == ["m1"]
     assert settings.managers[0].port == 2222 and settings.managers[0].host_key == HOST_KEY
     assert settings.ssh_private_key == TEST_PRIVATE_KEY
+
+
+def test_verify_pins_the_key_the_stack_recorded_for_a_host_without_host_key(fake_tools: Path, private_home: Path) -> None:
+    recorded = HOST_KEY.replace("HostKey", "Recorded")
+    hosts = [{k: v for k, v in HOSTS[0].items() if k != "hostKey"}, HOSTS[1]]
+    config = {**CONFIG, "ha-swarm:cloud": {"value": json.dumps({"hosts": hosts}), "objectValue": {"hosts": hosts}, "secret": False}}
+    outputs = {**OUTPUTS, "hostKeys": {"nodes": {"m1": {"key": recorded, "pinned": "recorded at the first contact (trust on first use)"}}}}
+    (fake_tools / "config.json").write_text(json.dumps(config))
+    (fake_tools / "outputs.json").write_text(json.dumps(outputs))
+    assert tool.main([]) == 0
+    argv = ssh_call(fake_tools)["argv"]
+    assert "StrictHostKeyChecking=yes" in argv and "StrictHostKeyChecking=no" not in argv
+    known_hosts = next(o for o in argv if o.startswith("UserKnownHostsFile="))
+    assert Path(known_hosts.split("=", 1)[1]).read_text() == f"[203.0.113.11]:2222 {recorded}\n"
+
+
+def test_a_stack_without_pinned_host_keys_is_reported_not_reached_unchecked(fake_tools: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (fake_tools / "outputs.json").write_text(json.dumps({k: v for k, v in OUTPUTS.items() if k != "hostKeys"}))
+    assert tool.main([]) == 2
+    assert "no pinned host key for m1 (output hostKeys): run `pulumi up`" in capsys.readouterr().err
+    assert not (fake_tools / "ssh.call").exists()
