@@ -24,6 +24,23 @@ Day two, on the first manager (`swarm` settings):
                    machine or a new swarm, would then be created with the old, refused token.)
     autolock       create: swarm-autolock.sh on (the unlock key, secret stdout)
                    delete: swarm-autolock.sh off; declared only with `swarm.autolock`.
+
+After a restore (`make restore`, tools/backup.py): the manager the backup was taken on holds the
+swarm of the backup again (`docker swarm init --force-new-cluster`; a swarm's Raft store holds its
+manager's address, so it is restored there), the other managers are removed from it, the join
+tokens rotated, and the first manager joined to it when it is another one; every other node's
+membership is gone or stale.  `make restore` records that as `swarm.restored`, a generation, and
+`swarm.restoredOn`, the manager; the program reads them: the generation is a trigger of `tokens`
+(read again) and of the register, join and settle of every node but the first manager and that
+one, so the next `up` replaces them, which is how a node leaves and joins (settle's delete drains
+the stale entry, join's delete leaves, register's delete removes the entry; then the node joins
+with the new token and settles under its new ID).  The first manager's settle runs again with its
+current node ID (`restored-id`), its init stays.  With autolock, `unlock-key` reads the unlock key
+once per generation (it is then the `unlockKey` output).  An `up` after that changes nothing (the generation stays), and a stack
+without `swarm.restored` registers exactly what it did before.  Why not probe the nodes on every
+`up` instead: a probe that runs each time is a change each time (a remote.Command runs only when
+created or replaced), and a probe's answer ("gone", then "member" after the join) would flip a
+trigger twice for one loss; `make restore` knows when memberships were lost, and says so once.
 """
 
 from __future__ import annotations
@@ -57,6 +74,8 @@ class SwarmArgs:
     labels: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # node name: its labels
     rotate_tokens: str | None = None  # swarm.rotateTokens: the generation
     autolock: bool = False
+    restored: str | None = None  # swarm.restored: the generation `make restore` recorded
+    restored_on: str | None = None  # swarm.restoredOn: the manager it restored on (its steps stay)
 
 
 class Swarm(pulumi.ComponentResource):
@@ -78,6 +97,8 @@ class Swarm(pulumi.ComponentResource):
         )
         swarm_id = self.init.stdout
         generation = args.rotate_tokens
+        # After a restore: every membership step but the first manager's runs again (see above).
+        self.restored: tuple[str, ...] = () if args.restored is None else (f"restored:{args.restored}",)
         rotation = [self._rotate_tokens(first, generation)] if generation is not None else []
         self.tokens = run_script(
             "tokens",
@@ -86,7 +107,7 @@ class Swarm(pulumi.ComponentResource):
             parent=self,
             secret_stdout=True,
             depends_on=[self.init, *rotation],
-            triggers=[swarm_id, *(() if generation is None else (f"rotation:{generation}",))],
+            triggers=[swarm_id, *(() if generation is None else (f"rotation:{generation}",)), *self.restored],
         )
         tokens: pulumi.Output[dict[str, str]] = pulumi.Output.secret(self.tokens.stdout.apply(_tokens))
         self.worker_token = tokens.apply(lambda t: t["worker"])
@@ -94,16 +115,33 @@ class Swarm(pulumi.ComponentResource):
 
         self.settled: dict[str, remote.Command] = {}
         self.joins: dict[str, remote.Command] = {}
-        self.settled[first.name] = self._settle(first, first, pulumi.Output.unsecret(swarm_id), [self.init], args.labels, removable=False)
+        first_id: pulumi.Output[str] = pulumi.Output.unsecret(swarm_id)
+        first_after: list[pulumi.Resource] = [self.init]
+        if self.restored:
+            # The first manager is a member of the restored swarm under another node ID (the one of the
+            # backup's manager, or a new one when `make restore` joined it to that manager): swarm-init.sh,
+            # on a manager, changes nothing and says its ID.
+            current = run_script(
+                "restored-id",
+                first.connection,
+                Step("swarm-init.sh", (first.swarm_address,)),
+                parent=self,
+                depends_on=[self.init],
+                triggers=list(self.restored),
+            )
+            first_id, first_after = pulumi.Output.unsecret(current.stdout.apply(_node_id)), [current]
+        self.settled[first.name] = self._settle(first, first, first_id, first_after, args.labels, again=self.restored)
 
         previous_manager: pulumi.Resource = self.settled[first.name]
         for node in nodes:
             if node is first:
                 continue
             after = [previous_manager] if node.role == "manager" else []
-            join = self._join(node, first, swarm_id, after)
+            # The manager the backup was restored on kept its membership: its steps stay as they are.
+            again = self.restored if node.name != args.restored_on else ()
+            join = self._join(node, first, swarm_id, after, again)
             node_id = pulumi.Output.unsecret(join.stdout.apply(_node_id))
-            settled = self._settle(node, first, node_id, [join], args.labels, removable=True)
+            settled = self._settle(node, first, node_id, [join], args.labels, again=again, removable=True)
             self.joins[node.name] = join
             self.settled[node.name] = settled
             if node.role == "manager":
@@ -145,10 +183,22 @@ class Swarm(pulumi.ComponentResource):
             triggers=[swarm_id],
             delete_before_replace=True,
         )
+        if self.restored:
+            # The restore rotated the unlock key: read it again, once per restore (no delete: turning
+            # autolock off belongs to `autolock` alone).
+            autolock = run_script(
+                "unlock-key",
+                first.connection,
+                Step("swarm-autolock.sh", ("on",)),
+                parent=self,
+                secret_stdout=True,
+                depends_on=[autolock],
+                triggers=[swarm_id, *self.restored],
+            )
         return pulumi.Output.secret(autolock.stdout.apply(lambda out: out.strip()))
 
-    def _join(self, node: Node, first: Node, swarm_id: pulumi.Output[str], after: list[pulumi.Resource]) -> remote.Command:
-        triggers = [*node.triggers, swarm_id]
+    def _join(self, node: Node, first: Node, swarm_id: pulumi.Output[str], after: list[pulumi.Resource], again: tuple[str, ...]) -> remote.Command:
+        triggers = [*node.triggers, swarm_id, *again]
         register = run_script(
             f"{node.name}-register",
             first.connection,
@@ -183,7 +233,8 @@ class Swarm(pulumi.ComponentResource):
         after: list[pulumi.Resource],
         node_labels: Mapping[str, tuple[tuple[str, str], ...]],
         *,
-        removable: bool,
+        again: tuple[str, ...] = (),
+        removable: bool = False,
     ) -> remote.Command:
         labels = tuple(f"{k}={v}" for k, v in node_labels.get(node.name, ()))
         return run_script(
@@ -193,6 +244,6 @@ class Swarm(pulumi.ComponentResource):
             delete=node_id.apply(lambda i: Step("node-drain.sh", (i,))) if removable else None,
             parent=self,
             depends_on=after,
-            triggers=list(node.triggers),
+            triggers=[*node.triggers, *again],
             delete_before_replace=True,
         )
