@@ -50,7 +50,8 @@ unlock-key SWMKEY-1-notarealkey
 
 
 def raw(**more: Any) -> dict[str, Any]:
-    return {"target": "lab", "lab": {"image": "https://example.test/i.qcow2", "domainType": "kvm", "managers": 3}, "sshPublicKey": TEST_PUBLIC_KEY, "sshPrivateKey": TEST_PRIVATE_KEY, **more}
+    lab = {"image": "https://example.test/i.qcow2", "domainType": "kvm", "managers": 3}
+    return {"target": "lab", "lab": lab, "sshPublicKey": TEST_PUBLIC_KEY, "sshPrivateKey": TEST_PRIVATE_KEY, **more}
 
 
 def refused(secret: tuple[str, ...] = (), **more: Any) -> str:
@@ -78,7 +79,10 @@ def test_a_backup_key_in_plain_text_or_not_an_age_identity_is_refused_and_never_
     assert parse_settings(raw(backupKey=IDENTITY), ("backupKey",)).backup.keep == 7
 
 
-@pytest.mark.parametrize(("backup", "key"), [({"keep": 0}, "backup.keep"), ({"keep": "many"}, "backup.keep"), ({"every": "day"}, "backup.every"), ({"dir": ""}, "backup.dir")])
+BAD_BACKUPS = [({"keep": 0}, "backup.keep"), ({"keep": "many"}, "backup.keep"), ({"every": "day"}, "backup.every"), ({"dir": ""}, "backup.dir")]
+
+
+@pytest.mark.parametrize(("backup", "key"), BAD_BACKUPS)
 def test_bad_backup_settings_are_refused_naming_the_key(backup: dict[str, Any], key: str) -> None:
     assert refused(backup=backup).startswith(f"config ha-swarm:{key} = ")
 
