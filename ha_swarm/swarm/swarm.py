@@ -31,10 +31,12 @@ manager's address, so it is restored there), the other managers are removed from
 tokens rotated, and the first manager joined to it when it is another one; every other node's
 membership is gone or stale.  `make restore` records that as `swarm.restored`, a generation, and
 `swarm.restoredOn`, the manager; the program reads them: the generation is a trigger of `tokens`
-(read again) and of the register, join and settle of every node but the first manager and that
-one, so the next `up` replaces them, which is how a node leaves and joins (settle's delete drains
-the stale entry, join's delete leaves, register's delete removes the entry; then the node joins
-with the new token and settles under its new ID).  The first manager's settle runs again with its
+(read again) and of the join and settle of every node but the first manager and that one, so the
+next `up` replaces them: Pulumi replaces them in their order, each deleted right before it is
+created again (not the dependents first), so the join leaves and joins with the new token, then the
+settle drains the stale entry and settles the node under its new ID; `restored-forget` then
+removes the stale entries (down, with the name of a ready node).  The registers stay: replacing
+one would remove the node's entry before the node left.  The first manager's settle runs again with its
 current node ID (`restored-id`), its init stays.  With autolock, `unlock-key` reads the unlock key
 once per generation (it is then the `unlockKey` output).  An `up` after that changes nothing (the generation stays), and a stack
 without `swarm.restored` registers exactly what it did before.  Why not probe the nodes on every
@@ -148,6 +150,20 @@ class Swarm(pulumi.ComponentResource):
                 previous_manager = settled
 
         self.formed: list[remote.Command] = list(self.settled.values())
+        if self.restored:
+            # The nodes joined again under new IDs: their entries of the backup go (a replaced join
+            # leaves and joins before the replaced settle drains the old entry; Pulumi replaces a
+            # node's steps in their order, so removing the entry is a last step of its own).
+            self.formed.append(
+                run_script(
+                    "restored-forget",
+                    first.connection,
+                    Step("swarm-forget-stale.sh"),
+                    parent=self,
+                    depends_on=list(self.settled.values()),
+                    triggers=list(self.restored),
+                )
+            )
         # The unlock key of an autolocked swarm (a secret), or None without swarm.autolock.
         self.unlock_key: pulumi.Output[str] | None = self._autolock(first, swarm_id, rotation) if args.autolock else None
         self.register_outputs(
@@ -198,7 +214,7 @@ class Swarm(pulumi.ComponentResource):
         return pulumi.Output.secret(autolock.stdout.apply(lambda out: out.strip()))
 
     def _join(self, node: Node, first: Node, swarm_id: pulumi.Output[str], after: list[pulumi.Resource], again: tuple[str, ...]) -> remote.Command:
-        triggers = [*node.triggers, swarm_id, *again]
+        triggers = [*node.triggers, swarm_id]
         register = run_script(
             f"{node.name}-register",
             first.connection,
@@ -221,7 +237,7 @@ class Swarm(pulumi.ComponentResource):
             stdin=token,
             parent=self,
             depends_on=[node.ready, register, self.tokens, *after],
-            triggers=triggers,
+            triggers=[*triggers, *again],
             delete_before_replace=True,
         )
 

@@ -113,11 +113,16 @@ def triggers(p: Program, name: str) -> list[Any]:
 
 def test_after_a_restore_every_node_but_the_first_manager_and_the_restored_one_joins_again() -> None:
     p = program({"restored": "g1", "restoredOn": "manager-2"})
-    again = [f"{n}-{step}" for n in ("manager-3", "worker-1", "worker-2") for step in ("register", "join", "settle")]
-    for name in [*again, "tokens", "restored-id", "manager-1-settle"]:
+    again = [f"{n}-{step}" for n in ("manager-3", "worker-1", "worker-2") for step in ("join", "settle")]
+    for name in [*again, "tokens", "restored-id", "manager-1-settle", "restored-forget"]:
         assert "restored:g1" in triggers(p, name), name
-    for name in ("init", "manager-2-register", "manager-2-join", "manager-2-settle"):
+    for name in ("init", "manager-2-register", "manager-2-join", "manager-2-settle", "worker-1-register", "manager-3-register"):
         assert "restored:g1" not in triggers(p, name), name
+    # The stale entries go once every node settled again, before anything that needs the swarm formed.
+    forget = p.named("restored-forget")
+    assert all(p.depends_on(forget, p.named(f"{n}-settle")) for n in ("manager-1", "manager-2", "manager-3", "worker-1", "worker-2"))
+    traefik = next(r for r in p.resources if r.name == "traefik" and r.custom)
+    assert p.depends_on(traefik, forget)
     # The first manager settles under its node ID as it is now (restored-id), not init's.
     settle = p.named("manager-1-settle")
     assert p.depends_on(settle, p.named("restored-id"))
@@ -134,7 +139,7 @@ def test_a_restore_without_autolock_reads_no_unlock_key_and_with_autolock_reads_
 
 def test_without_a_restore_nothing_is_declared_for_it() -> None:
     names = {r.name for r in program({}).resources}
-    assert not {"restored-id", "unlock-key"} & names
+    assert not {"restored-id", "unlock-key", "restored-forget"} & names
     for r in program({}).resources:
         assert not any("restored:" in str(t) for t in r.inputs.get("triggers") or []), r.name
 
