@@ -31,12 +31,12 @@ manager's address, so it is restored there), the other managers are removed from
 tokens rotated, and the first manager joined to it when it is another one; every other node's
 membership is gone or stale.  `make restore` records that as `swarm.restored`, a generation, and
 `swarm.restoredOn`, the manager; the program reads them: the generation is a trigger of `tokens`
-(read again) and of the join and settle of every node but the first manager and that one, so the
-next `up` replaces them: Pulumi replaces them in their order, each deleted right before it is
-created again (not the dependents first), so the join leaves and joins with the new token, then the
-settle drains the stale entry and settles the node under its new ID; `restored-forget` then
-removes the stale entries (down, with the name of a ready node).  The registers stay: replacing
-one would remove the node's entry before the node left.  The first manager's settle runs again with its
+(read again) and of the join of every node but the first manager and that one, so the next `up`
+replaces them: the join leaves and joins with the new token; its new node ID re-runs the settle
+(an update: its delete, a drain that waits for the tasks of the old entry, whose node has left,
+does not run); `restored-forget` then removes the stale entries (with the name of a node that joined
+again, once down).  Pulumi replaces a node's steps in their order, each deleted right before it is
+created again, so the registers stay: replacing one would remove the entry before the node left.  The first manager's settle runs again with its
 current node ID (`restored-id`), its init stays.  With autolock, `unlock-key` reads the unlock key
 once per generation (it is then the `unlockKey` output).  An `up` after that changes nothing (the generation stays), and a stack
 without `swarm.restored` registers exactly what it did before.  Why not probe the nodes on every
@@ -132,7 +132,7 @@ class Swarm(pulumi.ComponentResource):
                 triggers=list(self.restored),
             )
             first_id, first_after = pulumi.Output.unsecret(current.stdout.apply(_node_id)), [current]
-        self.settled[first.name] = self._settle(first, first, first_id, first_after, args.labels, again=self.restored)
+        self.settled[first.name] = self._settle(first, first, first_id, first_after, args.labels)
 
         previous_manager: pulumi.Resource = self.settled[first.name]
         for node in nodes:
@@ -143,7 +143,9 @@ class Swarm(pulumi.ComponentResource):
             again = self.restored if node.name != args.restored_on else ()
             join = self._join(node, first, swarm_id, after, again)
             node_id = pulumi.Output.unsecret(join.stdout.apply(_node_id))
-            settled = self._settle(node, first, node_id, [join], args.labels, again=again, removable=True)
+            # (a join run again changes the node ID: its settle runs again as an update, without its
+            # delete, which would wait for the tasks of an entry whose node has left)
+            settled = self._settle(node, first, node_id, [join], args.labels, removable=True)
             self.joins[node.name] = join
             self.settled[node.name] = settled
             if node.role == "manager":
@@ -249,7 +251,6 @@ class Swarm(pulumi.ComponentResource):
         after: list[pulumi.Resource],
         node_labels: Mapping[str, tuple[tuple[str, str], ...]],
         *,
-        again: tuple[str, ...] = (),
         removable: bool = False,
     ) -> remote.Command:
         labels = tuple(f"{k}={v}" for k, v in node_labels.get(node.name, ()))
@@ -260,6 +261,6 @@ class Swarm(pulumi.ComponentResource):
             delete=node_id.apply(lambda i: Step("node-drain.sh", (i,))) if removable else None,
             parent=self,
             depends_on=after,
-            triggers=[*node.triggers, *again],
+            triggers=list(node.triggers),
             delete_before_replace=True,
         )
