@@ -61,9 +61,24 @@ destroy: venv pulumi-cli
 # Check the deployed cluster as the tutorial does by hand (nodes, managers, replicas, every
 # endpoint, sticky cookies) and print a table; fails when a check fails. HA_SWARM_VERIFY_TIMEOUT=N
 # waits N seconds (default 60) for failing checks to pass.
+# BACKUP=<archive> (after make restore): then also compare the swarm with the backup's record.
 .PHONY: verify
 verify: venv pulumi-cli
 	$(WITH_PULUMI) $(PY) -m tools.verify --stack $(STACK)
+	$(if $(BACKUP),$(WITH_PULUMI) $(PY) -m tools.backup check --stack $(STACK) "$(BACKUP)")
+
+# Back up the swarm's Raft store (docs/backup.md): on a manager that is not the leader, quorum
+# checked, its Docker daemon stopped meanwhile; encrypted with age to the stack's secret backupKey
+# (made the first time) into backup.dir (default $(HA_SWARM_CACHE)/backups/<stack>), the last
+# backup.keep (7) kept. `make restore BACKUP=<archive>` restores it on the first manager; then
+# `make up` joins the other nodes again and `make verify BACKUP=<archive>` compares.
+.PHONY: backup restore
+backup: venv pulumi-cli
+	$(WITH_PULUMI) $(PY) -m tools.backup backup --stack $(STACK)
+
+restore: venv pulumi-cli
+	@test -n "$(BACKUP)" || { echo "make restore BACKUP=<archive of make backup> (docs/backup.md)" >&2; exit 2; }
+	$(WITH_PULUMI) $(PY) -m tools.backup restore --stack $(STACK) "$(BACKUP)"
 
 # The system packages the tests need (docker.io, shellcheck, openssh-server, Go, ...): installed
 # when missing or not fully configured (root; otherwise it says what to run).

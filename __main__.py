@@ -27,7 +27,15 @@ nodes = machines.nodes
 first = node_of(nodes, topo.first_manager)
 swarm = Swarm(
     "swarm",
-    SwarmArgs(nodes=nodes, first_manager=first, labels=topo.node_labels, rotate_tokens=settings.swarm.rotate_tokens, autolock=settings.swarm.autolock),
+    SwarmArgs(
+        nodes=nodes,
+        first_manager=first,
+        labels=topo.node_labels,
+        rotate_tokens=settings.swarm.rotate_tokens,
+        autolock=settings.swarm.autolock,
+        restored=settings.swarm.restored,
+        restored_on=settings.swarm.restored_on,
+    ),
 )
 ingress = Ingress(
     "ingress",

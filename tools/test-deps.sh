@@ -40,7 +40,8 @@ have() { command -v "$1" >/dev/null 2>&1; }
 #   - openssl         the e2e test ACME server's HTTPS certificate (tests/e2e/pebble.py)
 #   - genisoimage     mkisofs: the libvirt provider plugin makes the lab's cloud-init ISOs with it
 #   - python3-venv    `make venv` (Debian's python3 has no ensurepip without it)
-deb_packages=(docker.io shellcheck util-linux iproute2 openssh-client openssh-server sudo passwd make curl openssl genisoimage python3-venv)
+#   - age             `make backup` / `make restore` encrypt the archives with it (tests/unit/test_backup.py, e2e)
+deb_packages=(docker.io shellcheck util-linux iproute2 openssh-client openssh-server sudo passwd make curl openssl genisoimage python3-venv age)
 
 # --------------------------------------------------------------------------------------------------
 # dnf systems: rpm has no half-configured state to repair; install what rpm -q does not know.

@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 
+from ha_swarm.config.backup import check_backup_key, parse_backup
 from ha_swarm.config.checks import (
     CONFIG,
     DNS_NAME,
@@ -53,6 +54,8 @@ TOP_LEVEL_KEYS = (
     "storage",
     "swarm",
     "engine",
+    "backup",
+    "backupKey",
 )
 
 
@@ -106,6 +109,11 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = (), plai
     if not DNS_NAME.fullmatch(domain):
         raise CONFIG.refuse("domain", domain, "a DNS name such as traefik or example.com")
 
+    check_backup_key(raw.get("backupKey"), "backupKey" in secret_keys)
+    swarm = parse_swarm(raw.get("swarm"))
+    managers = [n.name for n in nodes if n.role == "manager"]
+    if swarm.restored_on is not None and swarm.restored_on not in managers:
+        raise CONFIG.refuse("swarm.restoredOn", swarm.restored_on, f"the manager `make restore` restored the swarm on: one of {', '.join(managers)}")
     carried = _with_carried_images(raw, target)  # Traefik and the demo from the images a lab carries
     return Settings(
         target=target,
@@ -123,8 +131,9 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = (), plai
         storage=parse_storage(raw.get("storage"), target, raw.get("stackVariables")),
         verify=bool_field(raw, "verify", "verify", Settings.verify),
         verify_timeout=whole_field(raw, "verifyTimeout", "verifyTimeout", Settings.verify_timeout, 1, 3600),
-        swarm=parse_swarm(raw.get("swarm")),
+        swarm=swarm,
         engine=parse_engine(raw.get("engine")),
+        backup=parse_backup(raw.get("backup")),
         secret_names_key=hashlib.sha256(b"ha-swarm secret names\0" + str(plain_private_key or private_key).encode()).digest(),
     )
 
@@ -167,7 +176,7 @@ def _namespace_keys() -> list[str]:
     return sorted(k[len(prefix) :] for k in keys if k.startswith(prefix))
 
 
-_OBJECT_KEYS = ("lab", "labAuto", "cloud", "traefik", "stacks", "stackVariables", "nodeLabels", "storage", "swarm", "engine")
+_OBJECT_KEYS = ("lab", "labAuto", "cloud", "traefik", "stacks", "stackVariables", "nodeLabels", "storage", "swarm", "engine", "backup")
 
 
 def load_settings() -> Settings:

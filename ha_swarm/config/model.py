@@ -164,6 +164,23 @@ class SwarmSettings:
 
     rotate_tokens: str | None = None
     autolock: bool = False
+    # Recorded by `make restore` (tools/restore.py): the generation of the restored swarm.  Each new
+    # value joins every node but the first manager again on the next `up` (ha_swarm/swarm/swarm.py).
+    restored: str | None = None
+    restored_on: str | None = None  # the manager the backup was restored on (it kept its membership)
+
+
+DEFAULT_BACKUP_KEEP = 7
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """`backup`: read by `make backup` and `make restore` only (tools/backup.py); the program checks
+    it and declares nothing for it.  `keep`: the last N archives kept; `dir`: where they go (None:
+    $HA_SWARM_CACHE/backups/<stack>).  The archives' key is the secret `backupKey`."""
+
+    keep: int = DEFAULT_BACKUP_KEEP
+    dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +223,7 @@ class Settings:
     verify_timeout: int = DEFAULT_VERIFY_TIMEOUT  # how long that step waits for the cluster to converge
     swarm: SwarmSettings = SwarmSettings()
     engine: EngineSettings = EngineSettings()
+    backup: BackupSettings = BackupSettings()
     # The key of the digests in the names of the stacks' secrets, derived from sshPrivateKey (a one-way
     # hash of it): a secret's name says nothing of its data to whoever reads the names.
     secret_names_key: bytes = field(default=b"", repr=False)

@@ -13,10 +13,11 @@ from ha_swarm.config.checks import (
     object_setting,
     only,
     scalar_text,
+    text_field,
 )
 from ha_swarm.config.model import SwarmSettings
 
-SWARM_KEYS = ("rotateTokens", "autolock")
+SWARM_KEYS = ("rotateTokens", "autolock", "restored", "restoredOn")
 
 _GENERATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 
@@ -26,18 +27,31 @@ _GENERATION_ALLOWED = (
 )
 
 
+_RESTORED_ALLOWED = (
+    "the generation `make restore` records (letters, digits, '.', '_', ':', '+', '-'; at most 64); "
+    "each new value joins every node but the first manager again on the next up"
+)
+
+
+def _generation(obj: Mapping[str, Any], name: str, allowed: str) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not _GENERATION.fullmatch(str(value).strip()):
+        raise CONFIG.refuse(f"swarm.{name}", value, allowed)
+    return str(value).strip()
+
+
 def parse_swarm(raw: Any) -> SwarmSettings:
-    """`swarm`: `rotateTokens` (a generation) and `autolock`."""
+    """`swarm`: `rotateTokens` (a generation), `autolock` and `restored` (a generation)."""
     obj = object_setting("swarm", raw)
     only(CONFIG, "swarm", obj, SWARM_KEYS)
-    generation = obj.get("rotateTokens")
-    if generation is not None:
-        if isinstance(generation, bool) or not isinstance(generation, (int, str)):
-            raise CONFIG.refuse("swarm.rotateTokens", generation, _GENERATION_ALLOWED)
-        generation = str(generation).strip()
-        if not _GENERATION.fullmatch(generation):
-            raise CONFIG.refuse("swarm.rotateTokens", obj.get("rotateTokens"), _GENERATION_ALLOWED)
-    return SwarmSettings(rotate_tokens=generation, autolock=bool_field(obj, "autolock", "swarm.autolock", SwarmSettings.autolock))
+    return SwarmSettings(
+        rotate_tokens=_generation(obj, "rotateTokens", _GENERATION_ALLOWED),
+        autolock=bool_field(obj, "autolock", "swarm.autolock", SwarmSettings.autolock),
+        restored=_generation(obj, "restored", _RESTORED_ALLOWED),
+        restored_on=text_field(obj, "restoredOn", "swarm.restoredOn"),
+    )
 
 
 _LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")

@@ -39,9 +39,18 @@ def script_text(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+# Scripts that use more helpers than lib.sh: these are sent after lib.sh, before the script.  (The
+# scripts of the deployed steps use lib.sh alone: their command text is part of every stack's state.)
+HELPERS: dict[str, tuple[str, ...]] = {
+    "swarm-backup.sh": ("backup-lib.sh",),
+    "swarm-restore.sh": ("backup-lib.sh",),
+    "swarm-inventory.sh": ("backup-lib.sh",),
+}
+
+
 def script_command(name: str, *args: str, as_root: bool = False) -> str:
     """The shell command that runs scripts/<name> with ARGs on a node (through `sudo -n` when `as_root`)."""
-    program = script_text("lib.sh") + "\n" + script_text(name)
+    program = "".join(script_text(part) + "\n" for part in ("lib.sh", *HELPERS.get(name, ()))) + script_text(name)
     words = ["bash", "-c", shlex.quote(program), shlex.quote(name), *(shlex.quote(a) for a in args)]
     return " ".join(["sudo", "-n", *words] if as_root else words)
 

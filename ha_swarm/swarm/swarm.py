@@ -24,6 +24,25 @@ Day two, on the first manager (`swarm` settings):
                    machine or a new swarm, would then be created with the old, refused token.)
     autolock       create: swarm-autolock.sh on (the unlock key, secret stdout)
                    delete: swarm-autolock.sh off; declared only with `swarm.autolock`.
+
+After a restore (`make restore`, tools/backup.py): the manager the backup was taken on holds the
+swarm of the backup again (`docker swarm init --force-new-cluster`; a swarm's Raft store holds its
+manager's address, so it is restored there), the other managers are removed from it, the join
+tokens rotated, and the first manager joined to it when it is another one; every other node's
+membership is gone or stale.  `make restore` records that as `swarm.restored`, a generation, and
+`swarm.restoredOn`, the manager; the program reads them: the generation is a trigger of `tokens`
+(read again) and of the join of every node but the first manager and that one, so the next `up`
+replaces them: the join leaves and joins with the new token; its new node ID re-runs the settle
+(an update: its delete, a drain that waits for the tasks of the old entry, whose node has left,
+does not run); `restored-forget` then removes the stale entries (with the name of a node that joined
+again, once down).  Pulumi replaces a node's steps in their order, each deleted right before it is
+created again, so the registers stay: replacing one would remove the entry before the node left.  The first manager's settle runs again with its
+current node ID (`restored-id`), its init stays.  With autolock, `unlock-key` reads the unlock key
+once per generation (it is then the `unlockKey` output).  An `up` after that changes nothing (the generation stays), and a stack
+without `swarm.restored` registers exactly what it did before.  Why not probe the nodes on every
+`up` instead: a probe that runs each time is a change each time (a remote.Command runs only when
+created or replaced), and a probe's answer ("gone", then "member" after the join) would flip a
+trigger twice for one loss; `make restore` knows when memberships were lost, and says so once.
 """
 
 from __future__ import annotations
@@ -57,6 +76,8 @@ class SwarmArgs:
     labels: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # node name: its labels
     rotate_tokens: str | None = None  # swarm.rotateTokens: the generation
     autolock: bool = False
+    restored: str | None = None  # swarm.restored: the generation `make restore` recorded
+    restored_on: str | None = None  # swarm.restoredOn: the manager it restored on (its steps stay)
 
 
 class Swarm(pulumi.ComponentResource):
@@ -78,6 +99,8 @@ class Swarm(pulumi.ComponentResource):
         )
         swarm_id = self.init.stdout
         generation = args.rotate_tokens
+        # After a restore: every membership step but the first manager's runs again (see above).
+        self.restored: tuple[str, ...] = () if args.restored is None else (f"restored:{args.restored}",)
         rotation = [self._rotate_tokens(first, generation)] if generation is not None else []
         self.tokens = run_script(
             "tokens",
@@ -86,7 +109,7 @@ class Swarm(pulumi.ComponentResource):
             parent=self,
             secret_stdout=True,
             depends_on=[self.init, *rotation],
-            triggers=[swarm_id, *(() if generation is None else (f"rotation:{generation}",))],
+            triggers=[swarm_id, *(() if generation is None else (f"rotation:{generation}",)), *self.restored],
         )
         tokens: pulumi.Output[dict[str, str]] = pulumi.Output.secret(self.tokens.stdout.apply(_tokens))
         self.worker_token = tokens.apply(lambda t: t["worker"])
@@ -94,15 +117,34 @@ class Swarm(pulumi.ComponentResource):
 
         self.settled: dict[str, remote.Command] = {}
         self.joins: dict[str, remote.Command] = {}
-        self.settled[first.name] = self._settle(first, first, pulumi.Output.unsecret(swarm_id), [self.init], args.labels, removable=False)
+        first_id: pulumi.Output[str] = pulumi.Output.unsecret(swarm_id)
+        first_after: list[pulumi.Resource] = [self.init]
+        if self.restored:
+            # The first manager is a member of the restored swarm under another node ID (the one of the
+            # backup's manager, or a new one when `make restore` joined it to that manager): swarm-init.sh,
+            # on a manager, changes nothing and says its ID.
+            current = run_script(
+                "restored-id",
+                first.connection,
+                Step("swarm-init.sh", (first.swarm_address,)),
+                parent=self,
+                depends_on=[self.init],
+                triggers=list(self.restored),
+            )
+            first_id, first_after = pulumi.Output.unsecret(current.stdout.apply(_node_id)), [current]
+        self.settled[first.name] = self._settle(first, first, first_id, first_after, args.labels)
 
         previous_manager: pulumi.Resource = self.settled[first.name]
         for node in nodes:
             if node is first:
                 continue
             after = [previous_manager] if node.role == "manager" else []
-            join = self._join(node, first, swarm_id, after)
+            # The manager the backup was restored on kept its membership: its steps stay as they are.
+            again = self.restored if node.name != args.restored_on else ()
+            join = self._join(node, first, swarm_id, after, again)
             node_id = pulumi.Output.unsecret(join.stdout.apply(_node_id))
+            # (a join run again changes the node ID: its settle runs again as an update, without its
+            # delete, which would wait for the tasks of an entry whose node has left)
             settled = self._settle(node, first, node_id, [join], args.labels, removable=True)
             self.joins[node.name] = join
             self.settled[node.name] = settled
@@ -110,6 +152,20 @@ class Swarm(pulumi.ComponentResource):
                 previous_manager = settled
 
         self.formed: list[remote.Command] = list(self.settled.values())
+        if self.restored:
+            # The nodes joined again under new IDs: their entries of the backup go (a replaced join
+            # leaves and joins before the replaced settle drains the old entry; Pulumi replaces a
+            # node's steps in their order, so removing the entry is a last step of its own).
+            self.formed.append(
+                run_script(
+                    "restored-forget",
+                    first.connection,
+                    Step("swarm-forget-stale.sh"),
+                    parent=self,
+                    depends_on=list(self.settled.values()),
+                    triggers=list(self.restored),
+                )
+            )
         # The unlock key of an autolocked swarm (a secret), or None without swarm.autolock.
         self.unlock_key: pulumi.Output[str] | None = self._autolock(first, swarm_id, rotation) if args.autolock else None
         self.register_outputs(
@@ -145,9 +201,21 @@ class Swarm(pulumi.ComponentResource):
             triggers=[swarm_id],
             delete_before_replace=True,
         )
+        if self.restored:
+            # The restore rotated the unlock key: read it again, once per restore (no delete: turning
+            # autolock off belongs to `autolock` alone).
+            autolock = run_script(
+                "unlock-key",
+                first.connection,
+                Step("swarm-autolock.sh", ("on",)),
+                parent=self,
+                secret_stdout=True,
+                depends_on=[autolock],
+                triggers=[swarm_id, *self.restored],
+            )
         return pulumi.Output.secret(autolock.stdout.apply(lambda out: out.strip()))
 
-    def _join(self, node: Node, first: Node, swarm_id: pulumi.Output[str], after: list[pulumi.Resource]) -> remote.Command:
+    def _join(self, node: Node, first: Node, swarm_id: pulumi.Output[str], after: list[pulumi.Resource], again: tuple[str, ...]) -> remote.Command:
         triggers = [*node.triggers, swarm_id]
         register = run_script(
             f"{node.name}-register",
@@ -171,7 +239,7 @@ class Swarm(pulumi.ComponentResource):
             stdin=token,
             parent=self,
             depends_on=[node.ready, register, self.tokens, *after],
-            triggers=triggers,
+            triggers=[*triggers, *again],
             delete_before_replace=True,
         )
 
@@ -183,7 +251,7 @@ class Swarm(pulumi.ComponentResource):
         after: list[pulumi.Resource],
         node_labels: Mapping[str, tuple[tuple[str, str], ...]],
         *,
-        removable: bool,
+        removable: bool = False,
     ) -> remote.Command:
         labels = tuple(f"{k}={v}" for k, v in node_labels.get(node.name, ()))
         return run_script(

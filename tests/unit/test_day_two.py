@@ -80,7 +80,7 @@ def test_a_non_boolean_autolock_is_refused() -> None:
 
 
 def test_an_unknown_swarm_key_and_a_swarm_that_is_no_object_are_refused() -> None:
-    assert "config ha-swarm:swarm.rotate = 1 is refused: unknown key; allowed keys: rotateTokens, autolock" == refused({"rotate": 1})
+    assert "config ha-swarm:swarm.rotate = 1 is refused: unknown key; allowed keys: rotateTokens, autolock, restored, restoredOn" == refused({"rotate": 1})
     assert "is refused: an object" in refused("on")
 
 

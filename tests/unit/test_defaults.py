@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from ha_swarm.config import model, parse_settings
+from ha_swarm.config.backup import BACKUP_KEYS
 from ha_swarm.config.cloud import CLOUD_KEYS, HOST_KEYS
 from ha_swarm.config.engine import ENGINE_KEYS
 from ha_swarm.config.lab import LAB_KEYS
@@ -44,11 +45,13 @@ SECTIONS: dict[str, tuple[tuple[str, ...], type, str]] = {
     "storage": (STORAGE_KEYS, model.StorageSettings, ""),
     "swarm": (SWARM_KEYS, model.SwarmSettings, ""),
     "engine": (ENGINE_KEYS, model.EngineSettings, ""),
+    "backup": (BACKUP_KEYS, model.BackupSettings, ""),
 }
 
 # Keys that no field of the model holds: labAuto is resolved into lab.domainType and lab.image.
 UNTYPED_LISTS = ("stacks",)
-WITHOUT_FIELD = ("labAuto", "traefik.dashboard.allowHttp")
+# backupKey is read by tools/backup.py only (the program checks it, holds nothing of it).
+WITHOUT_FIELD = ("labAuto", "traefik.dashboard.allowHttp", "backupKey")
 
 # Defaults that are model constants rather than field defaults: `auto` is resolved before the
 # LabSettings are built (their fields have no default), and a kernel command line is only defaulted
@@ -226,6 +229,7 @@ OTHER_VALUES: dict[str, Any] = {
     "cloud.dockerSource": "docker",
     "cloud.hosts[].port": 2222,
     "traefik.image": "registry.example.com/traefik:v3.7",
+    "backup.keep": 30,
     "traefik.socketProxyImage": "registry.example.com/docker-socket-proxy:v0.5",
     "traefik.publishMode": "host",
     "traefik.encryptedNetwork": True,
@@ -267,6 +271,7 @@ def _holder(settings: model.Settings, section: str) -> Any:
         "storage": settings.storage,
         "swarm": settings.swarm,
         "engine": settings.engine,
+        "backup": settings.backup,
     }[section]
 
 
