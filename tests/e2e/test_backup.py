@@ -23,7 +23,7 @@ from tests.e2e.test_lifecycle import verify_rows
 from tests.support.cluster import wait_for
 from tests.support.hosts.service import install_docker_service
 
-SERVICES = {"traefik": 3, "demo_whoami0": 2, "demo_whoami1": 2, "demo_visualizer": 1, "app": 2}
+SERVICES = {"traefik": 3, "docker-api-proxy": 3, "demo_whoami0": 2, "demo_whoami1": 2, "app": 2}
 SECRET_VALUE = "s3cret-for-the-drill"
 FIGURES: dict[str, float] = {}
 
