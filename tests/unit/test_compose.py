@@ -687,7 +687,9 @@ def test_durations_are_normalised_as_the_provider_reads_them_back(duration: Any,
 
 
 def image_with(text: str, variables: dict[str, str]) -> str:
-    return stack({"app": {"image": text}}, variables=variables).services[0].args["task_spec"]["container_spec"]["image"]
+    """TEXT interpolated, as a service label's value (any text; an image must be an image reference)."""
+    service = stack({"app": {"image": "x/y:1", "deploy": {"labels": {"value": text}}}}, variables=variables).services[0]
+    return next(item["value"] for item in service.args["labels"] if item["label"] == "value")
 
 
 @pytest.mark.parametrize(

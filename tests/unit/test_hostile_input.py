@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ha_swarm.config import parse_settings
 from tests.support.mocks import base_config, refused_before_any_resource
@@ -139,3 +140,10 @@ def test_a_host_rule_with_a_blank_is_refused_before_any_resource(tmp_path: Path)
     )
     message = refused_before_any_resource(base_config(verify=True, stacks=[str(stack)]))
     assert "service app: deploy.labels.traefik.http.routers.app.rule" in message and "blanks" in message
+
+
+@pytest.mark.parametrize("image", ["traefik/whoami:v1.10 --privileged", "traefik/whoami\n:v1", "Traefik/whoami"])
+def test_a_compose_image_that_is_no_image_reference_is_refused_before_any_resource(image: str, tmp_path: Path) -> None:
+    stack = tmp_path / "images.yml"
+    stack.write_text(yaml.safe_dump({"services": {"app": {"image": image}}}))
+    assert "service app: image" in refused_before_any_resource(base_config(stacks=[str(stack)]))

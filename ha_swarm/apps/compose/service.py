@@ -170,7 +170,7 @@ _CONTAINER_SCALARS: tuple[tuple[str, str, Callable[[checks.At, str, Any], Any]],
 
 
 def _container_spec(stack: StackContext, at: checks.At, obj: Mapping[str, Any]) -> dict[str, Any]:
-    spec: dict[str, Any] = {"image": checks.text(at, "image", obj.get("image"), "an image reference such as traefik/whoami:v1.10 (image is required)")}
+    spec: dict[str, Any] = {"image": checks.image_reference(at, "image", obj.get("image"), "an image reference such as traefik/whoami:v1.10 (image is required)")}
     if "command" in obj:
         spec["args"] = command_args(at, "command", obj["command"])  # compose command -> container args
     if "entrypoint" in obj:
