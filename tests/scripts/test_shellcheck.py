@@ -12,7 +12,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "ha_swarm" / "nodes" / "scripts"
 ALL = sorted(SCRIPTS.glob("*.sh"))
-NOT_LIB = [p for p in ALL if p.name != "lib.sh"]
+# Libraries (only functions, sent in front of the scripts): lib.sh, and backup-lib.sh for the backup scripts.
+LIBS = ("lib.sh", "backup-lib.sh")
+NOT_LIB = [p for p in ALL if p.name not in LIBS]
 CONTRACT = [
     "wait-ready.sh",
     "swarm-init.sh",
