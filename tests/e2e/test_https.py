@@ -114,7 +114,7 @@ def test_own_certificates_are_served_by_traefik_on_every_manager(deployment: Dep
     deployment.configure()
     result = deployment.up("up with certificates of our own (swarm secrets)")
     assert result.summary.result == "succeeded"
-    wait_for(lambda: len(deployment.running("traefik")) == 3, 120, "a Traefik on every manager")
+    wait_for(lambda: len(deployment.running("traefik")) == 3, 240, "a Traefik on every manager")
     assert sorted(t["Node"] for t in deployment.running("traefik")) == ["he-m1", "he-m2", "he-m3"]
     secrets = deployment.first.docker("secret", "ls", "--format", "{{.Name}}").split()
     assert sorted(s.rsplit("-", 1)[0] for s in secrets) == ["traefik-cert-0", "traefik-key-0"], secrets
@@ -141,7 +141,7 @@ def test_https_survives_the_loss_of_one_manager(deployment: Deployment, own_ca: 
     finally:
         lost.start_docker()
     wait_for(lambda: any(n["Hostname"] == "he-m2" and n["Status"] == "Ready" for n in deployment.nodes()), 120, "m2 Ready again")
-    wait_for(lambda: len(deployment.running("traefik")) == 3, 120, "Traefik back on m2")
+    wait_for(lambda: len(deployment.running("traefik")) == 3, 240, "Traefik back on m2")
 
 
 def test_the_private_key_is_in_no_state_file_and_no_output(deployment: Deployment, tls_dir: Path) -> None:
