@@ -36,31 +36,13 @@ from ha_swarm.apps.compose.interpolate import TOP_LEVEL_CASTS, Variables, interp
 from ha_swarm.apps.compose.model import DEFAULT_NETWORK, STACK_LABEL, FileObject, NetworkRef, StackContext, StackSpec, VolumeRef
 from ha_swarm.apps.compose.objects import KINDS, declared_objects
 from ha_swarm.apps.compose.service import translate_service
-from ha_swarm.apps.compose.values import OBJECT_NAME, SWARM_NAME, only_supported, pairs
+from ha_swarm.apps.compose.values import OBJECT_NAME, SWARM_NAME, external_and_name, only_supported, pairs
 from ha_swarm.apps.compose.yaml12 import GO_SCALAR, go_scalar
 from ha_swarm.config import checks
 
 TOP_LEVEL_KEYS = ("version", "services", "networks", "volumes", "configs", "secrets")
 NETWORK_KEYS = ("driver", "driver_opts", "attachable", "internal", "external", "name", "labels", "ipam")
 VOLUME_KEYS = ("driver", "driver_opts", "external", "name", "labels")
-
-
-def _external(at: checks.At, path: str, obj: Mapping[str, Any]) -> tuple[bool, str | None]:
-    """`external: true` (with an optional `name:`) or the old `external: {name: x}` form."""
-    raw = obj.get("external", False)
-    name = checks.text(at, checks.join(path, "name"), obj["name"]) if "name" in obj else None
-    if isinstance(raw, Mapping):
-        inner = checks.mapping(at, checks.join(path, "external"), raw)
-        only_supported(at, checks.join(path, "external"), inner, ("name",))
-        name = checks.text(at, checks.join(path, "external.name"), inner["name"]) if "name" in inner else name
-        external = True
-    else:
-        external = checks.boolean(at, checks.join(path, "external"), raw)
-    if external:
-        for key in obj:
-            if key not in ("external", "name") and not key.startswith("x-"):
-                raise at.refuse(checks.join(path, key), obj[key], "nothing else on an external object: only external and name (it exists already)")
-    return external, name
 
 
 def _options(at: checks.At, path: str, value: Any) -> tuple[tuple[str, str], ...]:
@@ -75,7 +57,7 @@ def _stack_labels(at: checks.At, path: str, value: Any, stack: str) -> tuple[tup
 def _network(at: checks.At, path: str, key: str, raw: Any, stack: str) -> NetworkRef:
     obj = checks.mapping(at, path, raw)
     only_supported(at, path, obj, NETWORK_KEYS)
-    external, name = _external(at, path, obj)
+    external, name = external_and_name(at, path, obj)
     if external:
         return NetworkRef(key, name or key, True, None, False, False, (), ())
     return NetworkRef(
@@ -112,7 +94,7 @@ def _ipam(at: checks.At, path: str, raw: Any) -> dict[str, Any]:
 def _volume(at: checks.At, path: str, key: str, raw: Any, stack: str) -> VolumeRef:
     obj = checks.mapping(at, path, raw)
     only_supported(at, path, obj, VOLUME_KEYS)
-    external, name = _external(at, path, obj)
+    external, name = external_and_name(at, path, obj)
     if external:
         return VolumeRef(key, name or key, True, None, (), ())
     return VolumeRef(

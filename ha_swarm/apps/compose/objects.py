@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ha_swarm.apps.compose.model import STACK_LABEL, FileObject, ObjectMount, StackContext
-from ha_swarm.apps.compose.values import OBJECT_NAME, go_text, only_supported, pairs
+from ha_swarm.apps.compose.values import OBJECT_NAME, external_and_name, go_text, only_supported, pairs
 from ha_swarm.config import checks
 
 KINDS = ("secrets", "configs")  # in the order docker stack deploy creates them (and refuses them)
@@ -50,7 +50,7 @@ def declared_objects(stack: StackContext, at: checks.At, kind: str, raw: Any, pr
             if unsupported in obj:
                 raise at.refuse(checks.join(path, unsupported), obj[unsupported], f"nothing: the Docker provider cannot set a {kind[:-1]}'s {unsupported}")
         only_supported(at, path, obj, OBJECT_KEYS)
-        external, docker_name = _external(at, path, obj)
+        external, docker_name = external_and_name(at, path, obj, file_object=True)
         if external:
             docker_name = docker_name or name
             if docker_name not in provided:
@@ -68,25 +68,6 @@ def declared_objects(stack: StackContext, at: checks.At, kind: str, raw: Any, pr
             )
         found[name] = FileObject(kind=kind, key=name, name=docker_name, versioned_name=versioned, data=data, labels=labels, secret=kind == "secrets")
     return found
-
-
-def _external(at: checks.At, path: str, obj: Mapping[str, Any]) -> tuple[bool, str | None]:
-    raw = obj.get("external", False)
-    name = checks.text(at, checks.join(path, "name"), obj["name"]) if "name" in obj else None
-    if isinstance(raw, Mapping):
-        inner = checks.mapping(at, checks.join(path, "external"), raw)
-        only_supported(at, checks.join(path, "external"), inner, ("name",))
-        if "name" in inner:
-            if name is not None:
-                raise at.refuse(checks.join(path, "external.name"), inner["name"], "nothing with name: (docker refuses both; give name: only)")
-            name = checks.text(at, checks.join(path, "external.name"), inner["name"])
-        return True, name
-    external = checks.boolean(at, checks.join(path, "external"), raw)
-    if external:
-        for key in obj:
-            if key not in ("external", "name") and not key.startswith("x-"):
-                raise at.refuse(checks.join(path, key), obj[key], "nothing else on an external object: only external and name (it exists already)")
-    return external, name
 
 
 def _content(stack: StackContext, at: checks.At, path: str, obj: Mapping[str, Any]) -> bytes:

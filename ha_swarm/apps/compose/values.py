@@ -284,3 +284,31 @@ def command_args(at: checks.At, path: str, value: Any) -> list[str]:
         except ValueError as error:
             raise at.refuse(path, value, f"a command with balanced quotes ({error})") from None
     return strings(at, path, value, "a command string or a list of strings")
+
+
+def external_and_name(at: checks.At, path: str, obj: Mapping[str, Any], *, file_object: bool = False) -> tuple[bool, str | None]:
+    """`external: true` (with an optional `name:`) or the old `external: {name: x}` form: whether the
+    object is external, and its name.  Nothing but `external` and `name` may stand beside `external: true`.
+
+    `file_object` (configs and secrets, as docker's loader reads them): `name:` beside
+    `external: {name: x}` is refused, and the old form is taken as it is; for networks and volumes
+    the inner name wins and the keys beside it are checked as for `external: true`."""
+    raw = obj.get("external", False)
+    name = checks.text(at, checks.join(path, "name"), obj["name"]) if "name" in obj else None
+    if isinstance(raw, Mapping):
+        inner = checks.mapping(at, checks.join(path, "external"), raw)
+        only_supported(at, checks.join(path, "external"), inner, ("name",))
+        if "name" in inner:
+            if file_object and name is not None:
+                raise at.refuse(checks.join(path, "external.name"), inner["name"], "nothing with name: (docker refuses both; give name: only)")
+            name = checks.text(at, checks.join(path, "external.name"), inner["name"])
+        if file_object:
+            return True, name
+        external = True
+    else:
+        external = checks.boolean(at, checks.join(path, "external"), raw)
+    if external:
+        for key in obj:
+            if key not in ("external", "name") and not key.startswith("x-"):
+                raise at.refuse(checks.join(path, key), obj[key], "nothing else on an external object: only external and name (it exists already)")
+    return external, name
