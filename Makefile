@@ -44,14 +44,11 @@ PULUMI_FLAGS ?=
 # up ends with the table of `make verify`: what the tutorial checks by hand (nodes, replicas, every
 # endpoint, the sticky cookie).
 # POLICY: the policy pack (policy/: odd manager count, an authenticated dashboard, a read-only
-# Docker socket, secret tokens and unlock key, restart policies) runs on every preview, and a
-# violation stops it; `POLICY=` runs without it. `make up` runs it only when asked
-# (POLICY_UP=--policy-pack policy): with the offline toolchain, an up with the pack was seen to hang
-# after its preview (docs/policy.md).
+# Docker socket, secret tokens and unlock key, restart policies) runs on every preview and up, and a
+# violation stops it before anything changes; `POLICY=` runs without it.
 POLICY ?= --policy-pack policy
-POLICY_UP ?=
 up: stack
-	$(WITH_PULUMI) pulumi up --stack $(STACK) $(POLICY_UP) $(PULUMI_FLAGS)
+	$(WITH_PULUMI) pulumi up --stack $(STACK) $(POLICY) $(PULUMI_FLAGS)
 	$(WITH_PULUMI) $(PY) -m tools.verify --stack $(STACK)
 
 preview: stack

@@ -117,6 +117,7 @@ def test_make_up_from_nothing_brings_whoami_up(newcomer: Newcomer, request: pyte
     text = res.stdout + res.stderr
     assert "lab.domainType auto -> qemu" in text and "lab.image auto -> the image built here" in text, text[-5000:]
     assert "verify: all" in text and "checks passed" in text, text[-5000:]  # make up ends with verify's table
+    assert "ha-swarm@v1.0.0" in res.stdout, "make up did not run the policy pack: " + res.stdout[-3000:]
     if not found:
         first_answer(threading.Event(), time.monotonic() - newcomer.times["up"], found)
     say(request.config, f"[e2e-newcomer] first whoami answer {found[0] / 60:.1f} min after make up started; make up {newcomer.times['up'] / 60:.1f} min")

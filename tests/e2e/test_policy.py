@@ -6,9 +6,11 @@ only that one.  Nothing is created: the addresses are in TEST-NET-1, no host is 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from tests.e2e.toolchain import REPO, Toolchain
 
 PACK = REPO / "policy"
 CASES_PROGRAM = Path(__file__).resolve().parent / "policy_programs"
+# A preview with the pack takes seconds; one that waits for the pack's port waits for ever.
+PREVIEW_LIMIT = 180
 HTPASSWD = "admin:$2y$05$" + "a" * 53
 # The case of tests/e2e/policy_programs -> the rule it breaks.
 CASES = {
@@ -84,11 +88,20 @@ def private_key(run_dir: Path) -> str:
     return key.read_text()
 
 
+def stop_hung_preview(lines: list[str]) -> None:
+    """The preview has run for PREVIEW_LIMIT seconds: kill the CLI this process started and the pack."""
+    lines.append(f"the preview with the policy pack did not end within {PREVIEW_LIMIT}s (did the pack announce its port?)")
+    subprocess.run(["pkill", "-KILL", "-P", str(os.getpid()), "pulumi"], check=False)
+    subprocess.run(["pkill", "-KILL", "-f", f"python.* .*{PACK}"], check=False)
+
+
 def previewed(run: StackRun, what: str) -> tuple[bool, list[auto.events.PolicyEvent], str]:
-    """A preview with the policy pack: whether it passed, the policy events, what the CLI printed."""
+    """A preview with the policy pack: whether it passed, the policy events, what the CLI printed.
+    A preview that hangs is killed after PREVIEW_LIMIT seconds and counts as failed."""
     assert run.stack is not None
     events: list[auto.events.PolicyEvent] = []
     lines: list[str] = []
+    watchdog = threading.Timer(PREVIEW_LIMIT, stop_hung_preview, args=(lines,))
 
     def on_event(event: auto.EngineEvent) -> None:
         if event.policy_event is not None:
@@ -96,11 +109,14 @@ def previewed(run: StackRun, what: str) -> tuple[bool, list[auto.events.PolicyEv
 
     passed = True
     with run.times.step(what):
+        watchdog.start()
         try:
             run.stack.preview(policy_packs=[str(PACK)], on_event=on_event, on_output=lines.append, color="never")
         except auto.CommandError as error:
             passed = False
             lines.append(str(error))
+        finally:
+            watchdog.cancel()
     return passed, events, "\n".join(lines)
 
 
@@ -109,6 +125,9 @@ def runs(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[tuple
     built = toolchain.root / "state" / "langhost.key"
     if "runplugin=" not in (built.read_text() if built.exists() else ""):
         pytest.skip("the toolchain's language host predates policy packs (toolchain/langhost-fallback): `make toolchain` rebuilds it in seconds")
+    # As in a user's shell: the pack's stdout is a pipe, block-buffered unless PYTHONUNBUFFERED is set
+    # (it is in some CI environments, and would hide a host that starts the pack without `-u`).
+    unbuffered = os.environ.pop("PYTHONUNBUFFERED", None)
     run_dir = Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-policy-"))
     say = request.config.pluginmanager.getplugin("terminalreporter")
     echo: Callable[[str], None] = say.write_line if say is not None else print
@@ -121,6 +140,8 @@ def runs(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[tuple
     finally:
         echo("[e2e] times: " + "; ".join(f"{what} {seconds:.1f}s" for run in (own, cases) for what, seconds in run.times.lines))
         shutil.rmtree(run_dir, ignore_errors=True)
+        if unbuffered is not None:
+            os.environ["PYTHONUNBUFFERED"] = unbuffered
 
 
 def test_ha_swarms_own_program_passes_the_policy_pack_at_preview(runs: tuple[HaSwarmPreview, PolicyCases]) -> None:

@@ -10,6 +10,12 @@
 // project's folder, that is the Pulumi program itself instead of the policy pack. Here `info` is
 // read from the request's unknown fields: the program becomes program_directory/entry_point, and
 // options.virtualenv (relative to root_directory) the virtualenv it runs in, as today's host does.
+//
+// A policy pack (`kind` "analyzer", field 6) is started as today's host starts it: `python -u -m
+// pulumi.policy ARGS PROGRAM_DIRECTORY` in the pack's folder. The `-u` matters: the pack announces
+// its port with a write to stdout that it does not flush (pulumi_policy's serve), and stdout is a
+// pipe here, so without it the CLI waits for the port for ever unless PYTHONUNBUFFERED happens to
+// be set in the caller's environment.
 package main
 
 import (
@@ -25,7 +31,12 @@ import (
 // pluginInfo is what the host needs of a ProgramInfo.
 type pluginInfo struct {
 	rootDirectory, programDirectory, entryPoint, virtualenv string
+	// kind is the request's field 6 ("analyzer" for a policy pack), empty from older CLIs.
+	kind string
 }
+
+// analyzerKind is RunPluginRequest.kind for a policy pack (apitype.AnalyzerPlugin).
+const analyzerKind = "analyzer"
 
 // RunPlugin runs the plugin program the request describes, old form (`program`) or new (`info`).
 func (host *pythonLanguageHost) RunPlugin(
@@ -35,7 +46,10 @@ func (host *pythonLanguageHost) RunPlugin(
 	if !ok {
 		return host.runPluginProgram(req, server)
 	}
-	if req.Program == "" && info.programDirectory != "" {
+	if info.kind == analyzerKind && info.programDirectory != "" {
+		req.Program, req.Args = policyPackArgv(req.Args, info.programDirectory)
+		req.Pwd = info.programDirectory
+	} else if req.Program == "" && info.programDirectory != "" {
 		req.Program = info.programDirectory
 		if info.entryPoint != "" && info.entryPoint != "." {
 			req.Program = filepath.Join(info.programDirectory, info.entryPoint)
@@ -49,10 +63,18 @@ func (host *pythonLanguageHost) RunPlugin(
 	return plugin.runPluginProgram(req, server)
 }
 
-// runPluginInfo decodes field 5 (info) of a RunPluginRequest from its unknown fields.
+// policyPackArgv is python's argv for a policy pack, split as the host's own code wants it (the
+// first word, then the rest): `-u -m pulumi.policy ARGS PROGRAM_DIRECTORY`, as today's host runs it.
+func policyPackArgv(args []string, programDirectory string) (string, []string) {
+	rest := append([]string{"-m", "pulumi.policy"}, args...)
+	return "-u", append(rest, programDirectory)
+}
+
+// runPluginInfo decodes fields 5 (info) and 6 (kind) of a RunPluginRequest from its unknown fields.
 func runPluginInfo(unknown []byte) (pluginInfo, bool) {
 	var info pluginInfo
 	found := false
+	kind := ""
 	for len(unknown) > 0 {
 		num, typ, n := protowire.ConsumeTag(unknown)
 		if n < 0 {
@@ -68,12 +90,22 @@ func runPluginInfo(unknown []byte) (pluginInfo, bool) {
 			unknown = unknown[m:]
 			continue
 		}
+		if num == 6 && typ == protowire.BytesType {
+			value, m := protowire.ConsumeBytes(unknown)
+			if m < 0 {
+				return info, false
+			}
+			kind = string(value)
+			unknown = unknown[m:]
+			continue
+		}
 		m := protowire.ConsumeFieldValue(num, typ, unknown)
 		if m < 0 {
 			return info, false
 		}
 		unknown = unknown[m:]
 	}
+	info.kind = kind
 	return info, found
 }
 
