@@ -30,8 +30,8 @@ ENV_FILE = ROOT / "tests" / "unit" / "fixtures" / "compose" / "app.env"
 # --------------------------------------------------------------------------- helpers
 
 
-def stack(services: dict[str, Any], variables: dict[str, str] | None = None, **top: Any) -> StackSpec:
-    doc = {"version": "3.9", "services": services, **top}
+def stack(services: dict[str, Any], variables: dict[str, str] | None = None, version: str = "3.9", **top: Any) -> StackSpec:
+    doc = {"version": version, "services": services, **top}
     return translate(doc, VARIABLES if variables is None else variables, file=FILE, stack_name="test")
 
 
@@ -118,7 +118,7 @@ KITCHEN_SINK = {
         "environment": {"MODE": "prod", "WORKERS": 4},
         "labels": ["team=web"],
         "ports": ["80", "8080:80", "53:53/udp", {"target": 443, "published": 8443, "protocol": "tcp", "mode": "ingress"}],
-        "networks": {"front": {"aliases": ["www"]}, "back": None},
+        "networks": {"front": {"aliases": ["www"], "driver_opts": {"com.example.opt": 1}}, "back": None},
         "volumes": [
             "/srv/www:/usr/share/nginx/html:ro",
             "./conf:/etc/nginx/conf.d",
@@ -181,7 +181,7 @@ KITCHEN_SECRETS = {"token": {"file": str(ENV_FILE.parent / "token.txt")}}
 
 
 def kitchen_sink() -> StackSpec:
-    return stack(KITCHEN_SINK, networks=KITCHEN_NETWORKS, volumes=KITCHEN_VOLUMES, configs=KITCHEN_CONFIGS, secrets=KITCHEN_SECRETS)
+    return stack(KITCHEN_SINK, version="3.13", networks=KITCHEN_NETWORKS, volumes=KITCHEN_VOLUMES, configs=KITCHEN_CONFIGS, secrets=KITCHEN_SECRETS)
 
 
 def test_every_emitted_key_exists_in_the_pulumi_docker_args_dicts() -> None:
@@ -397,6 +397,37 @@ def test_networks_map_form_with_aliases_gives_the_networks_advanceds() -> None:
     ], "compose aliases, then the service key, as docker stack deploy appends it"
     args = service.service_args({"front": "id-f", "back": "id-b"})
     assert args["task_spec"]["networks_advanceds"][0]["id"] == "id-b"
+
+
+def test_a_service_networks_driver_opts_reach_its_attachment_as_docker_stack_deploy_sends_them() -> None:
+    networks = {"front": {"driver_opts": {"com.example.mtu": 1400, "com.example.mode": "fast"}}, "back": None}
+    spec = stack({"app": app(networks=networks)}, version="3.13", networks={"front": None, "back": None})
+    assert spec.services[0].networks_advanceds({"front": "id-f", "back": "id-b"}) == [
+        {"id": "id-b", "aliases": ["app"]},
+        {"id": "id-f", "aliases": ["app"], "driver_opts": ["com.example.mode=fast", "com.example.mtu=1400"]},
+    ]
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.12", "3.2"])
+def test_a_service_networks_driver_opts_are_refused_before_version_3_13_as_dockers_schema_refuses_them(version: str) -> None:
+    message = refused(doc={"version": version, "services": {"app": app(networks={"front": {"driver_opts": {"o": "1"}}})}, "networks": {"front": None}})
+    assert f'service app: networks.front.driver_opts = {{"o": "1"}} is refused: nothing in a file of version {version}' in message
+
+
+@pytest.mark.parametrize("version", [None, "", "3", "3.13"])
+def test_a_file_without_version_or_of_version_3_is_read_as_docker_reads_it_the_latest_3_13(version: str | None) -> None:
+    doc: dict[str, Any] = {"services": {"app": app(networks={"front": {"driver_opts": {"o": "1"}}})}, "networks": {"front": None}}
+    if version is not None:
+        doc["version"] = version
+    spec = translate(doc, VARIABLES, file=FILE, stack_name="test")
+    assert spec.services[0].networks_advanceds({"front": "id-f"})[0]["driver_opts"] == ["o=1"]
+
+
+def test_a_fixed_address_on_a_service_network_is_ignored_with_a_warning_as_docker_ignores_it() -> None:
+    spec = stack({"app": app(networks={"front": {"ipv4_address": "10.0.9.9", "ipv6_address": "fd00::9"}})}, networks={"front": None})
+    assert spec.services[0].networks_advanceds({"front": "id-f"}) == [{"id": "id-f", "aliases": ["app"]}]
+    assert [w.split(" is ignored")[0] for w in spec.warnings] == [f"{FILE}: networks.ipv4_address", f"{FILE}: networks.ipv6_address"]
+    assert all("swarm's IPAM gives each task its address" in w for w in spec.warnings)
 
 
 def test_non_external_networks_get_the_stack_prefix_and_their_options() -> None:

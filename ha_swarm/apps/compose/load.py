@@ -133,6 +133,19 @@ def _used(declared: Mapping[str, Any], used: Iterable[str]) -> list[Any]:
     return [ref for key, ref in declared.items() if key in wanted]
 
 
+LATEST_VERSION = (3, 13)
+
+
+def schema_version(doc: Mapping[str, Any]) -> tuple[int, int]:
+    """The compose file version whose schema docker checks the file against: none, "" or "3" mean the
+    latest 3.x; "3.N" is 3.N (anything else is left to the checks that read it)."""
+    version = str(doc.get("version", ""))
+    if version in ("", "3"):
+        return LATEST_VERSION
+    major, _, minor = version.partition(".")
+    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else LATEST_VERSION
+
+
 def translate(
     doc: Any,
     variables: Mapping[str, str],
@@ -167,6 +180,7 @@ def translate(
         variables=variables,
         networks=_declared(top, "networks", doc.get("networks"), stack_name, variables, _network),
         volumes=_declared(top, "volumes", doc.get("volumes"), stack_name, variables, _volume),
+        version=schema_version(doc),
     )
     for kind in KINDS:
         raw = interpolate(doc.get(kind), variables, top, kind, (kind,), TOP_LEVEL_CASTS)

@@ -83,6 +83,7 @@ class ServiceSpec:
     frozen_args: Mapping[str, Any] = field(repr=False)  # read-only (mapping proxies and tuples)
     configs: tuple[ObjectMount, ...] = ()
     secrets: tuple[ObjectMount, ...] = ()
+    network_driver_opts: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # compose `driver_opts` per network key
 
     @property
     def args(self) -> dict[str, Any]:
@@ -102,7 +103,10 @@ class ServiceSpec:
         missing = [k for k in self.networks if k not in network_ids]
         if missing:
             raise KeyError(f"service {self.name} needs the id of network(s) {', '.join(missing)}")
-        return [{"id": network_ids[k], "aliases": list(self.aliases(k))} for k in self.networks]
+        opts = dict(self.network_driver_opts)
+        return [
+            {"id": network_ids[k], "aliases": list(self.aliases(k)), **({"driver_opts": [f"{o}={v}" for o, v in opts[k]]} if k in opts else {})} for k in self.networks
+        ]
 
     def service_args(self, network_ids: Mapping[str, Any], objects: Mapping[tuple[str, str], tuple[Any, Any]] | None = None) -> dict[str, Any]:
         """`args` with `task_spec.networks_advanceds` filled in from the network ids, and the container's
@@ -161,6 +165,9 @@ class StackContext:
     used_volumes: set[str] = field(default_factory=set)
     objects: dict[str, dict[str, Any]] = field(default_factory=lambda: {"configs": {}, "secrets": {}})  # FileObject, or an external one without content
     used_objects: dict[str, set[str]] = field(default_factory=lambda: {"configs": set(), "secrets": set()})
+    # The file's `version` as docker's schema reads it (none, "" or "3": the latest, 3.13); some keys
+    # exist only from a version on, and docker refuses them in older files.
+    version: tuple[int, int] = (3, 13)
     ignored: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # an ignored key -> why, and the services that give it
     notes: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # a value given as is that deserves a word -> why, services
     current: str = ""  # the key of the service being translated

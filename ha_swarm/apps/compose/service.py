@@ -98,7 +98,13 @@ HEALTHCHECK_KEYS = ("test", "interval", "timeout", "start_period", "retries", "d
 HEALTHCHECK_KINDS = ("NONE", "CMD", "CMD-SHELL")
 
 
-def _service_networks(stack: StackContext, at: checks.At, raw: Any) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+# What a service says of one of its networks (compose `networks: {NAME: {...}}`).
+SERVICE_NETWORK_KEYS = ("aliases", "driver_opts", "ipv4_address", "ipv6_address")
+ServiceNetworks = tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, tuple[tuple[str, str], ...]], ...]]
+
+
+def _service_networks(stack: StackContext, at: checks.At, raw: Any) -> ServiceNetworks:
+    """The networks' keys in docker's order, the aliases and the driver options per network."""
     if raw is None or raw == [] or raw == {}:
         entries: dict[str, Any] = {DEFAULT_NETWORK: None}  # docker stack deploy attaches such services to <stack>_default
     elif isinstance(raw, list):
@@ -110,22 +116,33 @@ def _service_networks(stack: StackContext, at: checks.At, raw: Any) -> tuple[tup
             entries[key] = None
     else:
         entries = dict(checks.mapping(at, "networks", raw, "a list of network names or a mapping of network name to {aliases}"))
-    aliases = []
+    aliases, driver_opts = [], []
     for key, options in entries.items():
         path = checks.join("networks", key)
         if key not in stack.networks and key != DEFAULT_NETWORK:
             declared = ", ".join(stack.networks) or "none"
             raise at.refuse(path, key, f"references undeclared network {key!r}: declare it under the top-level networks: (declared: {declared})")
-        obj = checks.mapping(at, path, options, "null or a mapping with aliases")
-        only_supported(at, path, obj, ("aliases",))
+        obj = checks.mapping(at, path, options, "null or a mapping of aliases, driver_opts, ipv4_address, ipv6_address")
+        only_supported(at, path, obj, SERVICE_NETWORK_KEYS)
         if "aliases" in obj:
             aliases.append((key, tuple(strings(at, checks.join(path, "aliases"), obj["aliases"], "a list of DNS names"))))
+        if "driver_opts" in obj:
+            opts_path = checks.join(path, "driver_opts")
+            if stack.version < (3, 13):
+                version = ".".join(map(str, stack.version))
+                raise at.refuse(opts_path, obj["driver_opts"], f"nothing in a file of version {version}: docker's schema has it from version 3.13 on")
+            checks.mapping(at, opts_path, obj["driver_opts"], "a mapping of option: value")
+            driver_opts.append((key, tuple(sorted(pairs(at, opts_path, obj["driver_opts"], lambda _k, _p: "").items()))))
+        for address in ("ipv4_address", "ipv6_address"):
+            if address in obj:
+                checks.text(at, checks.join(path, address), obj[address], "an address (a string)")
+                stack.ignore_here(f"networks.{address}", "swarm's IPAM gives each task its address")
         stack.used_networks.add(key)
 
     def target(key: str) -> str:
         return stack.networks[key].name if key in stack.networks else f"{stack.name}_{key}"
 
-    return tuple(sorted(entries, key=target)), tuple(aliases)
+    return tuple(sorted(entries, key=target)), tuple(aliases), tuple(driver_opts)
 
 
 def _healthcheck(at: checks.At, raw: Any) -> dict[str, Any]:
@@ -218,7 +235,7 @@ def translate_service(stack: StackContext, key: str, raw: Any) -> ServiceSpec:
         obj = {k: v for k, v in obj.items() if k != found}
     only_supported(at, "", obj, SERVICE_KEYS)
     obj = interpolate(without_extensions(obj), stack.variables, at, "")
-    networks, aliases = _service_networks(stack, at, obj.get("networks"))
+    networks, aliases, driver_opts = _service_networks(stack, at, obj.get("networks"))
     deploy = deploy_args(stack, at, obj.get("deploy"))
     if "restart" in obj:
         # docker stack deploy maps `restart` only when deploy.restart_policy is not given.
@@ -239,4 +256,13 @@ def translate_service(stack: StackContext, key: str, raw: Any) -> ServiceSpec:
     if endpoint_spec:
         args["endpoint_spec"] = endpoint_spec
     objects = {kind: object_mounts(stack, at, kind, obj[kind]) if kind in obj else () for kind in ("configs", "secrets")}
-    return ServiceSpec(key=key, name=name, networks=networks, network_aliases=aliases, frozen_args=freeze(args), configs=objects["configs"], secrets=objects["secrets"])
+    return ServiceSpec(
+        key=key,
+        name=name,
+        networks=networks,
+        network_aliases=aliases,
+        network_driver_opts=driver_opts,
+        frozen_args=freeze(args),
+        configs=objects["configs"],
+        secrets=objects["secrets"],
+    )
