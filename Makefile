@@ -47,9 +47,12 @@ PULUMI_FLAGS ?=
 # Docker socket, secret tokens and unlock key, restart policies) runs on every preview and up, and a
 # violation stops it before anything changes; `POLICY=` runs without it.
 POLICY ?= --policy-pack policy
+# UP_VERIFY_TIMEOUT: how long verify, right after the deploy, waits for failing checks (tasks
+# starting, Traefik reading the services); VMs under software emulation take minutes.
+UP_VERIFY_TIMEOUT ?= 300
 up: stack
 	$(WITH_PULUMI) pulumi up --stack $(STACK) $(POLICY) $(PULUMI_FLAGS)
-	$(WITH_PULUMI) $(PY) -m tools.verify --stack $(STACK)
+	$(WITH_PULUMI) $(PY) -m tools.verify --stack $(STACK) --timeout $(UP_VERIFY_TIMEOUT)
 
 preview: stack
 	$(WITH_PULUMI) pulumi preview --stack $(STACK) $(POLICY) $(PULUMI_FLAGS)

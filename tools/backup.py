@@ -51,6 +51,7 @@ from ha_swarm.day2.backup import (
 from ha_swarm.ingress.docker_access import write_key_file
 from ha_swarm.nodes.node import NodeSpec
 from ha_swarm.nodes.remote import script_command
+from tools.swarm_unlock import UnlockError, unlocked_archive
 from tools.verify import SSH_UNREACHABLE, VerifyError, pinned_keys, pulumi_json, settings_from_config, ssh_argv
 
 KEY = f"{NAMESPACE}:backupKey"
@@ -219,6 +220,15 @@ def run_restore(stack: Stack, archive: Path, force: bool) -> str:
     nodes = len(record.inventory.nodes)
     autolock = "on" if record.autolock else "off"
     say(f"restoring the backup of {record.time} ({nodes} nodes, autolock {autolock}) on {node.name} ({node.ssh_address}), where it was taken")
+    if record.unlock_key:
+        # Docker unlocks a restored manager only once its Raft has a leader, which a backup of
+        # several managers cannot have before --force-new-cluster (moby/moby#36852): the node key
+        # goes in unlocked; the running swarm locks it again with the cluster's key.
+        try:
+            data = unlocked_archive(data, record.unlock_key)
+        except UnlockError as error:
+            raise BackupError(str(error)) from None
+        say("autolock: the backup's node key is unlocked with its recorded unlock key before it goes in place")
     key_line = (record.unlock_key or "-").encode() + b"\n"
     argv = stack.ssh(node, "swarm-restore.sh", node.swarm_address, node.name, *(["--force"] if force else []), as_root=True)
     _ran(subprocess.run(argv, input=key_line + data, check=False), node, "swarm-restore.sh")

@@ -113,7 +113,7 @@ def test_make_up_from_nothing_brings_whoami_up(newcomer: Newcomer, request: pyte
     finally:
         stop.set()
         watcher.join(timeout=60)
-    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    assert res.returncode == 0, res.stderr[-3000:] + "\n--- stdout (the end: verify's table) ---\n" + res.stdout[-4000:]
     text = res.stdout + res.stderr
     assert "lab.domainType auto -> qemu" in text and "lab.image auto -> the image built here" in text, text[-5000:]
     assert "verify: all" in text and "checks passed" in text, text[-5000:]  # make up ends with verify's table

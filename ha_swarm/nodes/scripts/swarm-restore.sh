@@ -76,9 +76,13 @@ if [ "$state" = locked ]; then
         hs_die "docker swarm unlock of the restored swarm did not finish: with autolock, Docker unlocks a manager only once its Raft has a leader, which a backup of several managers cannot have before --force-new-cluster (moby/moby#36852); restart this node's Docker daemon, and see docs/backup.md (autolock)"
 fi
 
-hs_log "docker swarm init --force-new-cluster, advertising ${addr}"
-# Its stdout holds a join token: never shown.
-hs_docker swarm init --force-new-cluster --advertise-addr "$addr" --listen-addr "$(hs_hostport "$addr" 2377)" >/dev/null ||
+# An autolocked backup stays autolocked: init writes the cluster's settings from its own flags, and
+# without --autolock it would turn autolock off.
+autolock=()
+[ -z "$key" ] || autolock=(--autolock)
+hs_log "docker swarm init --force-new-cluster ${autolock[*]:+${autolock[*]} }advertising ${addr}"
+# Its stdout holds a join token (and with --autolock the new unlock key): never shown.
+hs_docker swarm init --force-new-cluster "${autolock[@]}" --advertise-addr "$addr" --listen-addr "$(hs_hostport "$addr" 2377)" >/dev/null ||
     hs_die "docker swarm init --force-new-cluster failed"
 manager_up() {
     [ "$(hs_swarm_state 2>/dev/null)" = active ] && [ "$(hs_control_available 2>/dev/null)" = true ] && hs_docker node ls -q >/dev/null 2>&1
