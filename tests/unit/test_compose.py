@@ -47,9 +47,9 @@ def labels(items: list[dict[str, str]]) -> dict[str, str]:
     return {item["label"]: item["value"] for item in items}
 
 
-def refused(services: dict[str, Any] | None = None, *, doc: Any = None, variables: dict[str, str] | None = None, **top: Any) -> str:
+def refused(services: dict[str, Any] | None = None, *, doc: Any = None, variables: dict[str, str] | None = None, version: str = "3.9", **top: Any) -> str:
     if doc is None:
-        doc = {"version": "3.9", "services": services, **top}
+        doc = {"version": version, "services": services, **top}
     with pytest.raises(ComposeError) as info:
         translate(doc, VARIABLES if variables is None else variables, file=FILE, stack_name="test")
     message = str(info.value)
@@ -58,8 +58,8 @@ def refused(services: dict[str, Any] | None = None, *, doc: Any = None, variable
     return message
 
 
-def refused_service(definition: dict[str, Any], **top: Any) -> str:
-    message = refused({"app": definition}, **top)
+def refused_service(definition: dict[str, Any], version: str = "3.9", **top: Any) -> str:
+    message = refused({"app": definition}, version=version, **top)
     assert message.startswith(f"{FILE}: service app: "), "a refusal inside a service names the service"
     return message
 
@@ -1201,11 +1201,12 @@ def test_credential_spec_from_a_config_is_refused() -> None:
 
 @pytest.mark.parametrize(("key", "value"), [("ulimits", {"nofile": 1024}), ("tty", True), ("stdin_open", True), ("oom_score_adj", 100)])
 def test_a_key_the_provider_cannot_express_is_refused_saying_so(key: str, value: Any) -> None:
-    assert f"{key} = {json.dumps(value)} is refused: nothing: the Docker provider (pulumi_docker.Service) cannot set it; " in refused_service(app(**{key: value}))
+    message = refused_service(app(**{key: value}), version="3.13")
+    assert f"{key} = {json.dumps(value)} is refused: nothing: the Docker provider (pulumi_docker.Service) cannot set it; " in message
 
 
 def test_healthcheck_start_interval_is_refused_saying_the_provider_cannot_set_it() -> None:
-    message = refused_service(app(healthcheck={"test": "true", "start_interval": "1s"}))
+    message = refused_service(app(healthcheck={"test": "true", "start_interval": "1s"}), version="3.13")
     assert "healthcheck.start_interval = '1s' is refused: nothing: the Docker provider (pulumi_docker.Service) cannot set it" in message
 
 
@@ -1249,3 +1250,36 @@ def test_an_unquoted_port_mapping_is_a_string(tmp_path: Path) -> None:
     assert load_stack(path, VARIABLES).services[0].args["endpoint_spec"]["ports"] == [
         {"target_port": 8080, "published_port": 888, "protocol": "tcp", "publish_mode": "ingress"}
     ]
+
+
+# --------------------------------------------------------------------------- the file's version, as docker reads it
+
+
+@pytest.mark.parametrize("version", ["2.4", "1", "3.14", "3.9.1", "4", "3.x", "3.09"])
+def test_a_version_docker_has_no_schema_for_is_refused(version: str) -> None:
+    message = refused({"app": app()}, version=version)
+    assert f"version = {version!r} is refused: a version docker stack deploy reads: 3 or 3.0 to 3.13" in message
+
+
+@pytest.mark.parametrize(
+    ("version", "definition", "top", "key", "first"),
+    [
+        ("3.0", app(secrets=["s"]), {"secrets": {"s": {"file": "x"}}}, "secrets", "3.1"),
+        ("3.0", app(secrets=["s"]), {}, "service app: secrets", "3.1"),
+        ("3.1", app(ports=[{"target": 80}]), {}, "service app: ports[0].target", "3.2"),
+        ("3.3", app(deploy={"update_config": {"order": "start-first"}}), {}, "service app: deploy.update_config.order", "3.4"),
+        ("3.6", app(deploy={"rollback_config": {"parallelism": 1}}), {}, "service app: deploy.rollback_config", "3.7"),
+        ("3.5", app(volumes=[{"type": "tmpfs", "target": "/t", "tmpfs": {"size": 1}}]), {}, "service app: volumes[0].tmpfs", "3.6"),
+        ("3.7", app(deploy={"placement": {"max_replicas_per_node": 1}}), {}, "service app: deploy.placement.max_replicas_per_node", "3.8"),
+        ("3.4", app(), {"networks": {"n": {"name": "x"}}}, "networks.n.name", "3.5"),
+    ],
+)
+def test_a_key_older_than_its_schema_version_is_refused_as_docker_refuses_it(version: str, definition: dict[str, Any], top: dict[str, Any], key: str, first: str) -> None:
+    message = refused({"app": definition}, version=version, **top)
+    assert f"{FILE}: {key} = " in message
+    assert message.endswith(f"is refused: nothing in a file of version {version}: docker's schema has it from version {first} on")
+
+
+def test_the_same_keys_from_their_version_on_are_accepted() -> None:
+    spec = stack({"app": app(ports=[{"target": 80}], deploy={"rollback_config": {"parallelism": 1}, "placement": {"max_replicas_per_node": 1}})}, version="3.8")
+    assert spec.services[0].args["rollback_config"]["parallelism"] == 1

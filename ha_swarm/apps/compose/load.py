@@ -37,6 +37,7 @@ from ha_swarm.apps.compose.model import DEFAULT_NETWORK, STACK_LABEL, FileObject
 from ha_swarm.apps.compose.objects import KINDS, declared_objects
 from ha_swarm.apps.compose.service import translate_service
 from ha_swarm.apps.compose.values import OBJECT_NAME, SWARM_NAME, external_and_name, only_supported, pairs
+from ha_swarm.apps.compose.versions import check_keys, schema_version
 from ha_swarm.apps.compose.yaml12 import GO_SCALAR, go_scalar
 from ha_swarm.config import checks
 
@@ -133,19 +134,6 @@ def _used(declared: Mapping[str, Any], used: Iterable[str]) -> list[Any]:
     return [ref for key, ref in declared.items() if key in wanted]
 
 
-LATEST_VERSION = (3, 13)
-
-
-def schema_version(doc: Mapping[str, Any]) -> tuple[int, int]:
-    """The compose file version whose schema docker checks the file against: none, "" or "3" mean the
-    latest 3.x; "3.N" is 3.N (anything else is left to the checks that read it)."""
-    version = str(doc.get("version", ""))
-    if version in ("", "3"):
-        return LATEST_VERSION
-    major, _, minor = version.partition(".")
-    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else LATEST_VERSION
-
-
 def translate(
     doc: Any,
     variables: Mapping[str, str],
@@ -169,6 +157,7 @@ def translate(
         raise top.refuse("document", doc, "a compose file: a mapping with services (and networks, volumes)")
     doc = {str(k): v for k, v in doc.items()}
     _check_top_level(top, doc)
+    check_keys(file, doc, schema_version(top, doc))
     variables = Variables({str(k): str(v) for k, v in variables.items()}, hints or {})
     services = checks.mapping(top, "services", doc.get("services"), "a mapping of service names to definitions")
     if not services:
@@ -180,7 +169,6 @@ def translate(
         variables=variables,
         networks=_declared(top, "networks", doc.get("networks"), stack_name, variables, _network),
         volumes=_declared(top, "volumes", doc.get("volumes"), stack_name, variables, _volume),
-        version=schema_version(doc),
     )
     for kind in KINDS:
         raw = interpolate(doc.get(kind), variables, top, kind, (kind,), TOP_LEVEL_CASTS)

@@ -165,9 +165,6 @@ class StackContext:
     used_volumes: set[str] = field(default_factory=set)
     objects: dict[str, dict[str, Any]] = field(default_factory=lambda: {"configs": {}, "secrets": {}})  # FileObject, or an external one without content
     used_objects: dict[str, set[str]] = field(default_factory=lambda: {"configs": set(), "secrets": set()})
-    # The file's `version` as docker's schema reads it (none, "" or "3": the latest, 3.13); some keys
-    # exist only from a version on, and docker refuses them in older files.
-    version: tuple[int, int] = (3, 13)
     ignored: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # an ignored key -> why, and the services that give it
     notes: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # a value given as is that deserves a word -> why, services
     current: str = ""  # the key of the service being translated

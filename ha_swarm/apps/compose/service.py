@@ -128,9 +128,6 @@ def _service_networks(stack: StackContext, at: checks.At, raw: Any) -> ServiceNe
             aliases.append((key, tuple(strings(at, checks.join(path, "aliases"), obj["aliases"], "a list of DNS names"))))
         if "driver_opts" in obj:
             opts_path = checks.join(path, "driver_opts")
-            if stack.version < (3, 13):
-                version = ".".join(map(str, stack.version))
-                raise at.refuse(opts_path, obj["driver_opts"], f"nothing in a file of version {version}: docker's schema has it from version 3.13 on")
             checks.mapping(at, opts_path, obj["driver_opts"], "a mapping of option: value")
             driver_opts.append((key, tuple(sorted(pairs(at, opts_path, obj["driver_opts"], lambda _k, _p: "").items()))))
         for address in ("ipv4_address", "ipv6_address"):
