@@ -152,6 +152,12 @@ class Swarm(pulumi.ComponentResource):
                 previous_manager = settled
 
         self.formed: list[remote.Command] = list(self.settled.values())
+        # What needs the managers only (the Docker provider on the first manager, traefik-net, Traefik and
+        # the Docker API proxy, all placed on managers) waits for them alone, not for every worker: with
+        # many workers it is deployed while they join (issue 20, docs/scale.md).  The stacks wait for
+        # `formed`: a service placed before the workers join would stay on the managers.  After a
+        # restore, everything waits for the stale entries to go (`restored-forget`, below), as before.
+        self.managers_formed: list[remote.Command] = [self.settled[n.name] for n in nodes if n.role == "manager"]
         if self.restored:
             # The nodes joined again under new IDs: their entries of the backup go (a replaced join
             # leaves and joins before the replaced settle drains the old entry; Pulumi replaces a
@@ -166,6 +172,7 @@ class Swarm(pulumi.ComponentResource):
                     triggers=list(self.restored),
                 )
             )
+            self.managers_formed.append(self.formed[-1])
         # The unlock key of an autolocked swarm (a secret), or None without swarm.autolock.
         self.unlock_key: pulumi.Output[str] | None = self._autolock(first, swarm_id, rotation) if args.autolock else None
         self.register_outputs(

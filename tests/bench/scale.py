@@ -23,6 +23,7 @@ os.environ.setdefault("HE_PREFIX", "hb-")
 os.environ.setdefault("HE_SUBNET", "10.231.85")
 os.environ.setdefault("HE_HOSTS_DIR", "/tmp/hb-hosts")
 
+import json
 import resource
 import shutil
 import subprocess
@@ -113,25 +114,28 @@ class Sampler:
 
     def _run(self) -> None:
         me = os.getpid()
-        last: dict[int, int] = {}
+        last: dict[int, int] | None = None
         last_t = time.monotonic()
         while not self._stop.wait(self.interval):
             table = _proc_table()
-            tree = _tree(me, table)
+            # The pulumi CLI (started by the Automation API, through tests/e2e/cli_in_netns.py) and what
+            # it starts; not the test hosts' daemons, which are this process's children too.
+            mine = _tree(me, table)
+            roots = {p for p in mine if table[p][1] == "pulumi" and table[table[p][0]][1] != "pulumi"}
+            tree = roots.union(*(_tree(r, table) for r in roots))
             now = time.monotonic()
-            rss = sum(table[p][3] for p in tree)
             by: dict[str, int] = {}
             for p in tree:
                 by[table[p][1]] = by.get(table[p][1], 0) + table[p][3]
             ticks = {p: table[p][2] for p in tree}
-            used = sum(t - last.get(p, 0) for p, t in ticks.items())
-            cpu = 100.0 * used / CLK_TCK / max(now - last_t, 1e-3)
-            last, last_t = ticks, now
             u = self.usage
-            u.peak_rss = max(u.peak_rss, rss)
+            u.peak_rss = max(u.peak_rss, sum(by.values()))
             for name, value in by.items():
                 u.peak_rss_by[name] = max(u.peak_rss_by.get(name, 0), value)
-            u.peak_cpu = max(u.peak_cpu, cpu)
+            if last is not None:  # a process new since the last sample: all its ticks are of this interval
+                used = sum(t - last.get(p, 0) for p, t in ticks.items())
+                u.peak_cpu = max(u.peak_cpu, 100.0 * used / CLK_TCK / max(now - last_t, 1e-3))
+            last, last_t = ticks, now
 
     @contextmanager
     def measure(self) -> Iterator[Usage]:
@@ -175,9 +179,18 @@ class ScaleRun(Deployment):
         self.workers = [f"w{j}" for j in range(1, workers + 1)]
         self.sampler = Sampler()
         self.figures: dict[str, Figure] = {}
+        self.events: list[tuple[float, str, str, str]] = []
         self.parallel = int(os.environ["SCALE_PARALLEL"]) if os.environ.get("SCALE_PARALLEL") else None
 
+    def on_event(self, event: auto.EngineEvent) -> None:
+        """With SCALE_EVENTS=DIR: when each resource step started and ended, for the critical path."""
+        for kind in ("resource_pre_event", "res_outputs_event", "res_op_failed_event"):
+            ev = getattr(event, kind, None)
+            if ev is not None:
+                self.events.append((time.monotonic(), kind, ev.metadata.op.value, ev.metadata.urn))
+
     def timed(self, what: str, run: Callable[[], Any]) -> None:
+        self.events = []
         with self.sampler.measure() as usage:
             start = time.monotonic()
             result = run()
@@ -187,10 +200,15 @@ class ScaleRun(Deployment):
         if isinstance(result, auto.PreviewResult):
             changes = {k: v for k, v in result.change_summary.items() if k != "same" and v}
         self.figures[what] = Figure(seconds, usage, load_average(), changes)
+        if os.environ.get("SCALE_EVENTS") and self.events:
+            out = Path(os.environ["SCALE_EVENTS"]) / f"3+{len(self.workers)}-{what.replace(' ', '_').replace(',', '')}.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            t0 = self.events[0][0]
+            out.write_text(json.dumps([(round(t - t0, 2), k, op, urn) for t, k, op, urn in self.events]))
         print(f"[scale] 3+{len(self.workers)} {what}: {seconds:.1f} s, load {load_average()}, changes {changes}", file=sys.stderr, flush=True)
 
     def extra(self) -> dict[str, Any]:
-        return {"parallel": self.parallel} if self.parallel else {}
+        return {"on_event": self.on_event, **({"parallel": self.parallel} if self.parallel else {})}
 
     def set_workers(self, workers: list[str]) -> None:
         self.workers = workers
