@@ -169,6 +169,12 @@ e2e-newcomer: toolchain venv
 bench-e2e: toolchain venv
 	$(PY) -m tests.bench.e2e
 
+# How the time grows with the cluster (issue 20, docs/scale.md): 3+2 then 3+20 nodes on test hosts of
+# their own (hb-*, 10.231.85.0/24); SCALE_SIZES=2,20 the worker counts, SCALE_PARALLEL=N pulumi's --parallel.
+.PHONY: bench-scale
+bench-scale: toolchain venv
+	$(PY) -m tests.bench.scale
+
 # Go tests of ha-swarm's own provider plugins (toolchain/*-provider) and of whoami-lite, with a Go new
 # enough for toolchain/*/go.mod: GO=..., go on PATH or /usr/local/go/bin/go when one is, else Go
 # fetched once from the module proxy (toolchain/ensure_go.py, as toolchain/build.sh does).

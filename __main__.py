@@ -39,7 +39,7 @@ swarm = Swarm(
 )
 ingress = Ingress(
     "ingress",
-    IngressArgs(manager=first, ssh_private_key=settings.ssh_private_key, traefik=settings.traefik, domain=settings.domain, depends_on=swarm.formed),
+    IngressArgs(manager=first, ssh_private_key=settings.ssh_private_key, traefik=settings.traefik, domain=settings.domain, depends_on=swarm.managers_formed),
 )
 nfs = nfs_server("nfs", topo, nodes, folders, str(settings.lab.cidr) if settings.lab else None)
 deployed = Stacks(

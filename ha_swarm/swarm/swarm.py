@@ -11,7 +11,9 @@ The first manager runs `init` (delete: leave --force, only on a full destroy)
 and `tokens` (secret stdout).  Managers join one after another, each after the
 previous one is settled (so on destroy they leave one at a time too, the last
 one first, each fully removed before the next is drained); workers join in
-parallel, each depending only on the init, the tokens and its own readiness.
+parallel, each depending only on the init, the tokens, its own readiness and the
+last manager's settle (so the managers' chain does not queue behind the workers'
+steps in the engine, and on destroy the managers are drained after the workers left).
 
 Day two, on the first manager (`swarm` settings):
 
@@ -141,7 +143,12 @@ class Swarm(pulumi.ComponentResource):
             after = [previous_manager] if node.role == "manager" else []
             # The manager the backup was restored on kept its membership: its steps stay as they are.
             again = self.restored if node.name != args.restored_on else ()
-            join = self._join(node, first, swarm_id, after, again)
+            # A join waits for the managers settled so far: a manager for the previous one, a worker for
+            # the last one (managers come first).  Workers still join in parallel, and a worker's chain
+            # does not grow with their number; but the managers' chain, which everything else waits for,
+            # no longer queues behind twenty workers' joins and settles in the engine (issue 20,
+            # docs/scale.md).  On destroy the managers are drained once the workers have left.
+            join = self._join(node, first, swarm_id, after, again, join_after=[previous_manager])
             node_id = pulumi.Output.unsecret(join.stdout.apply(_node_id))
             # (a join run again changes the node ID: its settle runs again as an update, without its
             # delete, which would wait for the tasks of an entry whose node has left)
@@ -152,6 +159,12 @@ class Swarm(pulumi.ComponentResource):
                 previous_manager = settled
 
         self.formed: list[remote.Command] = list(self.settled.values())
+        # What needs the managers only (the Docker provider on the first manager, traefik-net, Traefik and
+        # the Docker API proxy, all placed on managers) waits for them alone, not for every worker: with
+        # many workers it is deployed while they join (issue 20, docs/scale.md).  The stacks wait for
+        # `formed`: a service placed before the workers join would stay on the managers.  After a
+        # restore, everything waits for the stale entries to go (`restored-forget`, below), as before.
+        self.managers_formed: list[remote.Command] = [self.settled[n.name] for n in nodes if n.role == "manager"]
         if self.restored:
             # The nodes joined again under new IDs: their entries of the backup go (a replaced join
             # leaves and joins before the replaced settle drains the old entry; Pulumi replaces a
@@ -166,6 +179,7 @@ class Swarm(pulumi.ComponentResource):
                     triggers=list(self.restored),
                 )
             )
+            self.managers_formed.append(self.formed[-1])
         # The unlock key of an autolocked swarm (a secret), or None without swarm.autolock.
         self.unlock_key: pulumi.Output[str] | None = self._autolock(first, swarm_id, rotation) if args.autolock else None
         self.register_outputs(
@@ -215,7 +229,16 @@ class Swarm(pulumi.ComponentResource):
             )
         return pulumi.Output.secret(autolock.stdout.apply(lambda out: out.strip()))
 
-    def _join(self, node: Node, first: Node, swarm_id: pulumi.Output[str], after: list[pulumi.Resource], again: tuple[str, ...]) -> remote.Command:
+    def _join(
+        self,
+        node: Node,
+        first: Node,
+        swarm_id: pulumi.Output[str],
+        after: list[pulumi.Resource],
+        again: tuple[str, ...],
+        *,
+        join_after: list[pulumi.Resource],
+    ) -> remote.Command:
         triggers = [*node.triggers, swarm_id]
         register = run_script(
             f"{node.name}-register",
@@ -238,7 +261,7 @@ class Swarm(pulumi.ComponentResource):
             delete=Step("swarm-leave.sh"),
             stdin=token,
             parent=self,
-            depends_on=[node.ready, register, self.tokens, *after],
+            depends_on=[node.ready, register, self.tokens, *join_after],
             triggers=[*triggers, *again],
             delete_before_replace=True,
         )

@@ -67,17 +67,30 @@ def test_docker_provider_verifies_a_configured_cloud_host_key(private_home: Path
 
 
 def test_every_docker_resource_uses_the_swarm_provider_and_waits_for_the_swarm() -> None:
-    p = run_program(base_config())
+    p = run_program(base_config(lab={**base_config()["lab"], "managers": 3, "workers": 2}))
     (provider,) = p.of_type("pulumi:providers:docker")
     settles = [r for r in p.resources if r.name.endswith("-settle")]
-    assert len(settles) == 3
-    assert provider.dependencies >= {s.urn for s in settles}, "the provider waits for every node to be settled"
+    managers = [s for s in settles if s.name.startswith("manager-")]
+    workers = [s for s in settles if s.name.startswith("worker-")]
+    assert (len(managers), len(workers)) == (3, 2)
+    assert provider.dependencies >= {s.urn for s in managers}, "the provider waits for every manager to be settled"
     resources = docker_resources(p)
     assert len(resources) >= 5
+    stacks = [r for r in p.of_type("docker:index/service:Service") if r.inputs["name"].startswith("demo_")]
+    assert stacks
     for res in resources:
         assert res.provider.startswith(provider.urn), f"{res.name} does not use the swarm's provider"
-        for settle in settles:
+        for settle in managers:
             assert p.depends_on(res, settle), f"{res.name} does not wait for {settle.name}"
+    # The stacks' services wait for every node (placed before a worker joins, a task would stay on a
+    # manager); what runs on managers only does not wait for the workers (issue 20: with many workers,
+    # traefik-net, the Docker API proxy and Traefik are deployed while the workers join).
+    for res in stacks:
+        for settle in workers:
+            assert p.depends_on(res, settle), f"{res.name} does not wait for {settle.name}"
+    for res in [provider, *(r for r in resources if r not in stacks)]:
+        for settle in workers:
+            assert not p.depends_on(res, settle), f"{res.name} waits for the worker {settle.name}"
 
 
 def test_traefik_net_is_an_attachable_overlay_unencrypted_by_default() -> None:
