@@ -32,6 +32,7 @@ import yaml
 from pulumi import automation as auto
 
 from tests.e2e.toolchain import REPO, Toolchain
+from tests.support.cluster import wait_for
 from tests.support.hosts import Harness, Host, HostSpec
 
 # HE_PREFIX, HE_SUBNET and HE_HOSTS_DIR: another set of hosts, for a second run beside this one.
@@ -268,6 +269,15 @@ class Deployment(StackRun):
 
     def running(self, service: str) -> list[dict[str, str]]:
         return [t for t in self.tasks(service) if t["CurrentState"].startswith("Running")]
+
+    def wait_running(self, service: str, count: int, timeout: float) -> None:
+        """Wait until SERVICE runs COUNT tasks; on a timeout, say what its tasks and the nodes were."""
+        try:
+            wait_for(lambda: len(self.running(service)) == count, timeout, f"{count} running task(s) of {service}")
+        except AssertionError as error:
+            tasks = self.first.docker("service", "ps", "--no-trunc", "--format", "{{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}", service, check=False)
+            nodes = self.first.docker("node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}", check=False)
+            raise AssertionError(f"{error}\ntasks of {service}:\n{tasks}\nnodes:\n{nodes}") from None
 
     def curl(self, address: str, host_header: str, *extra: str) -> subprocess.CompletedProcess:
         """An HTTP request from the control namespace, as a user's browser would send it."""

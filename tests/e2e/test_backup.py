@@ -121,7 +121,7 @@ def test_make_restore_then_pulumi_up_brings_the_swarm_back_serving(deployment: D
     assert all(n["Status"] == "Ready" and n["Availability"] == "Active" for n in nodes), nodes
     assert sorted(n["ManagerStatus"] for n in nodes) == ["", "", "Leader", "Reachable", "Reachable"], nodes
     for service, count in SERVICES.items():
-        wait_for(lambda s=service, c=count: len(deployment.running(s)) == c, 180, f"{count} running task(s) of {service}")
+        deployment.wait_running(service, count, 180)
     for host in deployment.harness.managers:
         wait_for(lambda a=host.address: routed(deployment.curl, a, "whoami0", 2), 120, f"Traefik on {host.address} to route whoami0")
     FIGURES["restore-to-serving"] = time.monotonic() - start

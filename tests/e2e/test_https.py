@@ -114,7 +114,7 @@ def test_own_certificates_are_served_by_traefik_on_every_manager(deployment: Dep
     deployment.configure()
     result = deployment.up("up with certificates of our own (swarm secrets)")
     assert result.summary.result == "succeeded"
-    wait_for(lambda: len(deployment.running("traefik")) == 3, 240, "a Traefik on every manager")
+    deployment.wait_running("traefik", 3, 240)  # a Traefik on every manager
     assert sorted(t["Node"] for t in deployment.running("traefik")) == ["he-m1", "he-m2", "he-m3"]
     secrets = deployment.first.docker("secret", "ls", "--format", "{{.Name}}").split()
     assert sorted(s.rsplit("-", 1)[0] for s in secrets) == ["traefik-cert-0", "traefik-key-0"], secrets
