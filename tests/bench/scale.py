@@ -43,6 +43,7 @@ from pulumi import automation as auto
 from tests.e2e.deployment import PREFIX, STATE_DIR, SUBNET, Deployment
 from tests.e2e.toolchain import Toolchain, find_toolchain
 from tests.support.hosts import Harness, HostSpec, TeardownGuard
+from tests.support.hosts.processes import descendants
 
 MANAGERS = 3
 ADD_MANY = 5
@@ -82,17 +83,8 @@ def _proc_table() -> dict[int, tuple[int, str, int, int]]:
 
 
 def _tree(root: int, table: dict[int, tuple[int, str, int, int]]) -> set[int]:
-    kids: dict[int, list[int]] = {}
-    for pid, (ppid, *_rest) in table.items():
-        kids.setdefault(ppid, []).append(pid)
-    seen, todo = set(), [root]
-    while todo:
-        pid = todo.pop()
-        for kid in kids.get(pid, ()):
-            if kid not in seen:
-                seen.add(kid)
-                todo.append(kid)
-    return seen
+    """The descendants of ROOT (not ROOT itself), as the test hosts' own process walk finds them."""
+    return descendants([root], {pid: (ppid, comm) for pid, (ppid, comm, _cpu, _rss) in table.items()})
 
 
 @dataclass
