@@ -90,7 +90,7 @@ test-deps:
 	tools/test-deps.sh
 
 test: test-deps venv lint go-test
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs --tb=short
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit

@@ -203,7 +203,10 @@ class Swarm(pulumi.ComponentResource):
 
     def _autolock(self, first: Node, swarm_id: pulumi.Output[str], rotation: list[pulumi.Resource]) -> pulumi.Output[str]:
         """Autolock on (off again when the setting goes); the unlock key, kept secret.  After a
-        rotation of the same `up`: both change the swarm's cluster object, one at a time."""
+        rotation of the same `up`: both change the swarm's cluster object, one at a time.  After
+        the managers have joined: a swarm update proposed while Raft adds a member can be dropped
+        (a CI run's `up` from nothing failed there once, on a loaded machine), and a manager that
+        joins an autolocked swarm needs nothing more."""
         autolock = run_script(
             "autolock",
             first.connection,
@@ -211,7 +214,7 @@ class Swarm(pulumi.ComponentResource):
             delete=Step("swarm-autolock.sh", ("off",)),
             parent=self,
             secret_stdout=True,
-            depends_on=[self.init, *rotation],
+            depends_on=[self.init, *rotation, *self.managers_formed],
             triggers=[swarm_id],
             delete_before_replace=True,
         )

@@ -54,6 +54,26 @@ def host_specs() -> list[HostSpec]:
     return [HostSpec(name, f"{SUBNET}.{numbers[name[0]] + int(name[1:])}") for name, _ in HOSTS]
 
 
+DIAGNOSTIC_LINES = 60
+
+
+@contextmanager
+def diagnostics_first() -> Iterator[None]:
+    """A failed CLI command's error opens with the end of its output (the engine's "Diagnostics:",
+    the failed resources), before its thousands of progress lines: a CI log that keeps only the
+    head and the tail of a run still shows why it failed."""
+    try:
+        yield
+    except auto.CommandError as err:
+        text = str(err)
+        lines = text.splitlines()
+        start = next((i for i, line in enumerate(lines) if line.strip().startswith("Diagnostics:")), None)
+        tail = lines[start:] if start is not None else lines[-DIAGNOSTIC_LINES:]
+        shown = "\n".join(tail[:DIAGNOSTIC_LINES])
+        err.args = (f"the end of the output first:\n{shown}\n\nthe whole output ({len(lines)} lines):\n{text}",)
+        raise
+
+
 @dataclass
 class StepTimes:
     """How long each step took, printed as it ends and kept for the summary."""
@@ -155,17 +175,17 @@ class StackRun:
 
     def up(self, what: str) -> auto.UpResult:
         assert self.stack is not None
-        with self.times.step(what):
+        with self.times.step(what), diagnostics_first():
             return self.stack.up(on_output=self._record, show_secrets=False, color="never")
 
     def preview(self, what: str, expect_no_changes: bool = False) -> auto.PreviewResult:
         assert self.stack is not None
-        with self.times.step(what):
+        with self.times.step(what), diagnostics_first():
             return self.stack.preview(on_output=self._record, expect_no_changes=expect_no_changes, color="never")
 
     def destroy(self, what: str) -> auto.DestroyResult:
         assert self.stack is not None
-        with self.times.step(what):
+        with self.times.step(what), diagnostics_first():
             return self.stack.destroy(on_output=self._record, color="never")
 
     def remove_stack(self) -> None:

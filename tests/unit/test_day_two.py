@@ -158,6 +158,15 @@ def test_autolock_runs_on_the_first_manager_after_init_and_turns_off_when_remove
     assert lock.delete_before_replace
 
 
+def test_autolock_turns_on_once_every_manager_has_joined_and_settled() -> None:
+    # A swarm update proposed while Raft adds a member can be dropped; workers do not matter.
+    p = program({"autolock": True}, managers=3, workers=1)
+    lock = p.named("autolock")
+    for manager in ("manager-2", "manager-3"):
+        assert p.depends_on(lock, p.named(f"{manager}-join")), manager
+    assert not p.depends_on(lock, p.named("worker-1-join"))
+
+
 def test_the_unlock_key_is_a_secret_stack_output_never_logged() -> None:
     p = program({"autolock": True})
     lock = p.named("autolock")
