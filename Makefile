@@ -75,9 +75,12 @@ verify: venv pulumi-cli
 # (made the first time) into backup.dir (default $(HA_SWARM_CACHE)/backups/<stack>), the last
 # backup.keep (7) kept. `make restore BACKUP=<archive>` restores it on the first manager; then
 # `make up` joins the other nodes again and `make verify BACKUP=<archive>` compares.
-.PHONY: backup restore
+.PHONY: backup backup-pull restore
 backup: venv pulumi-cli
 	$(WITH_PULUMI) $(PY) -m tools.backup backup --stack $(STACK)
+
+backup-pull: venv pulumi-cli
+	$(WITH_PULUMI) $(PY) -m tools.backup pull --stack $(STACK)
 
 restore: venv pulumi-cli
 	@test -n "$(BACKUP)" || { echo "make restore BACKUP=<archive of make backup> (docs/backup.md)" >&2; exit 2; }

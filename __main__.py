@@ -8,6 +8,7 @@ import pulumi
 from ha_swarm.apps.nfs import nfs_server, planned_folders
 from ha_swarm.apps.stacks import Stacks, StacksArgs, load_stacks, stack_variables
 from ha_swarm.config import load_settings
+from ha_swarm.day2.backup_schedule import BackupSchedule, BackupScheduleArgs
 from ha_swarm.day2.engine import EngineUpgrades, EngineUpgradesArgs
 from ha_swarm.day2.verify import Verify, VerifyArgs
 from ha_swarm.ingress.ingress import Ingress, IngressArgs
@@ -57,6 +58,22 @@ served = [*swarm.formed, ingress.docker_api.service, ingress.traefik.service, *d
 version = settings.engine.version
 engine = EngineUpgrades("engine", EngineUpgradesArgs(nodes=nodes, first_manager=first, version=version, depends_on=served)) if version else None
 upgraded = [engine.done] if engine else []
+
+backup = settings.backup
+if backup.schedule is not None and backup.recipient is not None:
+    managers = [n for n in nodes if n.role == "manager"]
+    BackupSchedule(
+        "backup",
+        BackupScheduleArgs(
+            managers=managers,
+            stack=pulumi.get_stack(),
+            schedule=backup.schedule,
+            recipient=backup.recipient,
+            keep=backup.keep,
+            node_dir=backup.node_dir,
+            depends_on=swarm.managers_formed,
+        ),
+    )
 
 pulumi.export("nodes", node_list(nodes))
 pulumi.export("hostKeys", host_keys(nodes))  # pinned on every connection; how each was had

@@ -1,6 +1,7 @@
 """Back up the swarm, restore it, and check a restore (the node side: swarm-backup.sh, swarm-restore.sh).
 
     python -m tools.backup backup  [--stack S] [--cwd DIR] [--dir DIR] [--keep N]     (make backup)
+    python -m tools.backup pull    [--stack S] [--cwd DIR] [--dir DIR] [--keep N]     (make backup-pull)
     python -m tools.backup restore ARCHIVE [--stack S] [--cwd DIR] [--force]         (make restore BACKUP=...)
     python -m tools.backup check   ARCHIVE [--stack S] [--cwd DIR]                   (make verify BACKUP=...)
 
@@ -11,6 +12,9 @@ backup:  asks a manager for the managers, picks the first of the stack's manager
          stack's secret `backupKey` (made the first time: `pulumi config set --secret`), writes it
          to `backup.dir` (default $HA_SWARM_CACHE/backups/<stack>, mode 0600) and keeps the last
          `backup.keep` (default 7).
+pull:    copies the archives of the scheduled backup (backup.schedule) from every reachable manager's
+         backup.nodeDir that are not in the folder yet (already encrypted on the managers), keeps
+         the last `backup.keep`.
 restore: decrypts ARCHIVE, streams it with the recorded unlock key to the stack's first manager,
          runs swarm-restore.sh there as root, and records `swarm.restored` (a new generation) in
          the stack's config, so that the next `pulumi up` joins every other node again.
@@ -247,6 +251,49 @@ def run_restore(stack: Stack, archive: Path, force: bool) -> str:
     return generation
 
 
+def run_pull(stack: Stack, folder_override: str | None, keep_override: int | None) -> list[Path]:
+    """Copy the scheduled archives (backup.schedule) of every reachable manager that are not here yet."""
+    settings = stack.settings
+    if settings.backup.schedule is None:
+        say("backup.schedule is not set: the managers keep no archives of their own (looking anyway)")
+    folder = stack.folder(folder_override)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    node_dir, name = settings.backup.node_dir, stack.name()
+    pulled: list[Path] = []
+    reached = 0
+    for spec in settings.managers:
+        res = subprocess.run(stack.ssh(spec, "backup-archives.sh", "list", node_dir, name, as_root=True), capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            say(f"{spec.name}: cannot list its archives ({'unreachable over SSH' if res.returncode == SSH_UNREACHABLE else res.stderr.strip()})")
+            continue
+        reached += 1
+        names = [line for line in res.stdout.splitlines() if line.endswith(ARCHIVE_SUFFIX)]
+        new = [n for n in names if not (folder / n).exists()]
+        say(f"{spec.name}: {len(names)} archive(s) in {node_dir}, {len(new)} new")
+        for archive in new:
+            final = folder / archive
+            part = final.with_name(final.name + ".part")
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    copied = subprocess.run(stack.ssh(spec, "backup-archives.sh", "cat", node_dir, archive, as_root=True), stdout=out, check=False)
+                _ran(copied, spec, f"backup-archives.sh cat {archive}")
+                if not part.read_bytes().startswith(b"age-encryption.org/v1"):
+                    raise BackupError(f"{spec.name}:{node_dir}/{archive} is not an age file")
+                os.replace(part, final)
+            finally:
+                part.unlink(missing_ok=True)
+            pulled.append(final)
+    if not reached:
+        raise BackupError("no manager could be asked for its archives")
+    keep = keep_override or settings.backup.keep
+    gone = prune(folder, name, keep)
+    say(f"pulled {len(pulled)} archive(s) into {folder}; keeping the last {keep}" + (f", removed {len(gone)} older" if gone else ""))
+    for path in pulled:
+        print(path)
+    return pulled
+
+
 def run_check(stack: Stack, archive: Path) -> int:
     record = record_of(decrypt(stack.backup_key(make=False), archive))
     first = stack.settings.managers[0]
@@ -262,11 +309,11 @@ def run_check(stack: Stack, archive: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.backup", description="Back up and restore an ha-swarm stack's swarm.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("backup", "restore", "check"):
+    for name in ("backup", "pull", "restore", "check"):
         p = sub.add_parser(name)
         p.add_argument("--stack", help="the Pulumi stack (default: the selected one)")
         p.add_argument("--cwd", help="the folder of Pulumi.yaml (default: the current one)")
-        if name == "backup":
+        if name in ("backup", "pull"):
             p.add_argument("--dir", help="where the archives go (default: backup.dir, else $HA_SWARM_CACHE/backups/<stack>)")
             p.add_argument("--keep", type=int, help="keep the last N archives (default: backup.keep, else 7)")
         else:
@@ -275,11 +322,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--force", action="store_true", help="restore even on a manager of a working swarm")
     args = parser.parse_args(argv)
     try:
-        if args.command == "backup" and args.keep is not None and args.keep < 1:
+        if args.command in ("backup", "pull") and args.keep is not None and args.keep < 1:
             raise BackupError(f"--keep {args.keep} is refused: keep at least 1 archive")
         stack = Stack(args.stack, args.cwd)
         if args.command == "backup":
             run_backup(stack, args.dir, args.keep)
+            return 0
+        if args.command == "pull":
+            run_pull(stack, args.dir, args.keep)
             return 0
         archive = Path(args.archive).expanduser()
         if not archive.is_file():

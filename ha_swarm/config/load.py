@@ -14,7 +14,8 @@ from typing import Any
 
 import pulumi
 
-from ha_swarm.config.backup import check_backup_key, parse_backup
+from ha_swarm.config.agekey import AgeKeyError, recipient_of
+from ha_swarm.config.backup import BACKUP_KEY_ALLOWED, check_backup_key, parse_backup
 from ha_swarm.config.checks import (
     CONFIG,
     DNS_NAME,
@@ -110,6 +111,15 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = (), plai
         raise CONFIG.refuse("domain", domain, "a DNS name such as traefik or example.com")
 
     check_backup_key(raw.get("backupKey"), "backupKey" in secret_keys)
+    backup = parse_backup(raw.get("backup"))
+    if backup.schedule is not None:
+        if raw.get("backupKey") is None:
+            needs = f"a schedule with the stack's secret backupKey (the managers encrypt to its public key): {BACKUP_KEY_ALLOWED}"
+            raise CONFIG.refuse("backup.schedule", backup.schedule, needs)
+        try:
+            backup = dataclasses.replace(backup, recipient=recipient_of(raw["backupKey"]))
+        except AgeKeyError:
+            raise CONFIG.refuse("backupKey", "<hidden>", BACKUP_KEY_ALLOWED) from None
     swarm = parse_swarm(raw.get("swarm"))
     managers = [n.name for n in nodes if n.role == "manager"]
     if swarm.restored_on is not None and swarm.restored_on not in managers:
@@ -133,7 +143,7 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: Sequence[str] = (), plai
         verify_timeout=whole_field(raw, "verifyTimeout", "verifyTimeout", Settings.verify_timeout, 1, 3600),
         swarm=swarm,
         engine=parse_engine(raw.get("engine")),
-        backup=parse_backup(raw.get("backup")),
+        backup=backup,
         secret_names_key=hashlib.sha256(b"ha-swarm secret names\0" + str(plain_private_key or private_key).encode()).digest(),
     )
 

@@ -173,14 +173,22 @@ class SwarmSettings:
 DEFAULT_BACKUP_KEEP = 7
 
 
+DEFAULT_BACKUP_NODE_DIR = "/var/backups/ha-swarm"
+
+
 @dataclass(frozen=True)
 class BackupSettings:
-    """`backup`: read by `make backup` and `make restore` only (tools/backup.py); the program checks
-    it and declares nothing for it.  `keep`: the last N archives kept; `dir`: where they go (None:
-    $HA_SWARM_CACHE/backups/<stack>).  The archives' key is the secret `backupKey`."""
+    """`backup`: `keep`: the last N archives kept (here and on each manager); `dir`: where `make
+    backup` and `make backup-pull` put them (None: $HA_SWARM_CACHE/backups/<stack>).  `schedule`: a
+    systemd calendar expression; with it, every manager gets a timer whose job backs up on one of
+    them (ha_swarm/day2/backup_schedule.py) into `node_dir`.  The archives' key is the secret
+    `backupKey`; the nodes get its public recipient only."""
 
     keep: int = DEFAULT_BACKUP_KEEP
     dir: str | None = None
+    schedule: str | None = None
+    node_dir: str = DEFAULT_BACKUP_NODE_DIR
+    recipient: str | None = None  # with a schedule: backupKey's public recipient (age1...), not secret
 
 
 @dataclass(frozen=True)

@@ -11,20 +11,29 @@ with the docker CLI on the swarm, which is where a restore has to bring them bac
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from pulumi import automation as auto
+
+from ha_swarm.day2.backup import new_identity
 from tests.e2e.deployment import PREFIX, Deployment, changes, routed
 from tests.e2e.test_lifecycle import verify_rows
 from tests.support.cluster import wait_for
-from tests.support.hosts.service import install_docker_service
+from tests.support.hosts.common import SYSTEM_PATH
+from tests.support.hosts.service import STUB_BIN, enabled_units, install_docker_service, install_systemctl_stub
 
 SERVICES = {"traefik": 3, "docker-api-proxy": 3, "demo_whoami0": 2, "demo_whoami1": 2, "app": 2}
 SECRET_VALUE = "s3cret-for-the-drill"
+# backup.schedule's folder on the managers: under /root, which is each test host's own.
+NODE_DIR = "/root/ha-swarm-backups"
 FIGURES: dict[str, float] = {}
 
 
@@ -51,8 +60,14 @@ def ids(dep: Deployment, kind: str) -> dict[str, str]:
 def test_up_with_three_managers_two_workers_the_demo_and_a_service_with_a_secret_and_a_config(deployment: Deployment) -> None:
     for host in deployment.harness:
         install_docker_service(host)
+    for host in deployment.harness.managers:
+        install_systemctl_stub(host)  # backup.schedule installs a systemd timer on every manager
     deployment.workers = ["w1", "w2"]
     deployment.configure()
+    stack = deployment.stack
+    assert stack is not None
+    stack.set_config("ha-swarm:backupKey", auto.ConfigValue(new_identity(), secret=True))
+    stack.set_config("ha-swarm:backup", auto.ConfigValue(json.dumps({"schedule": "daily", "nodeDir": NODE_DIR})))
     result = deployment.up("up from nothing (3 managers, 2 workers)")
     assert result.summary.result == "succeeded"
     m1 = deployment.first
@@ -96,6 +111,43 @@ def test_make_backup_archives_on_a_manager_that_is_not_the_leader_encrypted(depl
     wait_for(lambda: all(n["Status"] == "Ready" for n in deployment.nodes()), 120, "every node ready after the backup")
 
 
+def test_the_scheduled_job_fired_on_every_manager_at_once_backs_up_on_one_and_backup_pull_copies_it(deployment: Deployment) -> None:
+    """backup.schedule: each manager has the timer; when it fires (here: its service's ExecStart run on
+    every manager at once, as systemd would), one manager backs up; `make backup-pull` brings it here."""
+    managers = deployment.harness.managers
+    units = [(h, h.dir / "etc" / "systemd" / "system") for h in managers]
+    for host, folder in units:
+        assert "ha-swarm-backup.timer" in enabled_units(host), host.name
+        assert "OnCalendar=daily" in (folder / "ha-swarm-backup.timer").read_text()
+    service = (units[0][1] / "ha-swarm-backup.service").read_text()
+    exec_start = shlex.split(next(line.split("=", 1)[1] for line in service.splitlines() if line.startswith("ExecStart=")))
+    env = {**managers[0].env, "PATH": f"{STUB_BIN}:{SYSTEM_PATH}"}
+    start = time.monotonic()
+    with ThreadPoolExecutor(len(managers)) as pool:
+        runs = list(pool.map(lambda h: h.exec(exec_start, env=env, timeout=600), managers))
+    FIGURES["scheduled backup"] = time.monotonic() - start
+    deployment.times.lines.append(("scheduled backup (the job on every manager at once)", FIGURES["scheduled backup"]))
+    for host, run in zip(managers, runs, strict=True):
+        assert run.returncode == 0, f"{host.name}: {run.stdout}{run.stderr}"
+    wrote = [h.name for h, run in zip(managers, runs, strict=True) if " wrote " in run.stderr]
+    assert wrote == ["m2"], [(h.name, r.stderr[-400:]) for h, r in zip(managers, runs, strict=True)]
+    on_nodes = {h.name: sorted((h.dir / "root" / Path(NODE_DIR).name).glob("*.swarm.age")) for h in managers}
+    assert [len(on_nodes[n]) for n in ("m1", "m2", "m3")] == [0, 1, 0], on_nodes
+    (scheduled,) = on_nodes["m2"]
+    assert scheduled.stat().st_mode & 0o077 == 0, "the archive is readable by others"
+    data = scheduled.read_bytes()
+    assert data.startswith(b"age-encryption.org/v1") and SECRET_VALUE.encode() not in data
+    wait_for(lambda: all(n["Status"] == "Ready" for n in deployment.nodes()), 120, "every node ready after the scheduled backup")
+    labels = deployment.first.docker("node", "inspect", "--format", "{{json .Spec.Labels}}", *[n["ID"] for n in deployment.nodes()])
+    assert "ha-swarm.backup-started" not in labels, "the backup's mark stayed"
+    res = tool(deployment, "pull", *common(deployment), "--dir", str(deployment.run_dir / "backups"))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert [p.name for p in archives(deployment)][-1] == scheduled.name, "the pulled archive is the newest"
+    assert len(archives(deployment)) == 2
+    again = tool(deployment, "pull", *common(deployment), "--dir", str(deployment.run_dir / "backups"))
+    assert again.returncode == 0 and "pulled 0 archive(s)" in again.stderr, again.stderr
+
+
 def test_disaster_every_managers_daemon_stopped_and_its_swarm_folder_deleted(deployment: Deployment) -> None:
     FIGURES["ids"] = 0.0
     deployment.backup_ids = {kind: ids(deployment, kind) for kind in ("secret", "config", "service")}  # type: ignore[attr-defined]
@@ -108,7 +160,7 @@ def test_disaster_every_managers_daemon_stopped_and_its_swarm_folder_deleted(dep
 
 
 def test_make_restore_then_pulumi_up_brings_the_swarm_back_serving(deployment: Deployment) -> None:
-    (archive,) = archives(deployment)
+    archive = archives(deployment)[-1]  # the scheduled backup's, pulled
     start = time.monotonic()
     res = tool(deployment, "restore", str(archive), *common(deployment))
     FIGURES["restore"] = time.monotonic() - start
@@ -135,7 +187,7 @@ def test_verify_and_the_restore_check_are_green_and_a_second_up_changes_nothing(
     res = deployment.verify()
     assert res.returncode == 0, res.stdout + res.stderr
     assert set(verify_rows(res.stdout).values()) == {"OK"}
-    (archive,) = archives(deployment)
+    archive = archives(deployment)[-1]
     check = tool(deployment, "check", str(archive), *common(deployment))
     assert check.returncode == 0, check.stdout + check.stderr
     assert re.search(r"restore check: (\d+) of \1 as in the backup", check.stdout), check.stdout

@@ -30,6 +30,10 @@ def test_make_backup_of_the_autolocked_swarm(deployment: Deployment) -> None:
     drill.test_make_backup_archives_on_a_manager_that_is_not_the_leader_encrypted(deployment)
 
 
+def test_the_scheduled_job_backs_up_the_autolocked_swarm_on_one_manager_and_backup_pull_copies_it(deployment: Deployment) -> None:
+    drill.test_the_scheduled_job_fired_on_every_manager_at_once_backs_up_on_one_and_backup_pull_copies_it(deployment)
+
+
 def test_disaster_every_autolocked_managers_daemon_stopped_and_its_swarm_folder_deleted(deployment: Deployment) -> None:
     drill.test_disaster_every_managers_daemon_stopped_and_its_swarm_folder_deleted(deployment)
 

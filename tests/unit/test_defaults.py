@@ -230,6 +230,7 @@ OTHER_VALUES: dict[str, Any] = {
     "cloud.hosts[].port": 2222,
     "traefik.image": "registry.example.com/traefik:v3.7",
     "backup.keep": 30,
+    "backup.nodeDir": "/srv/swarm-backups",
     "traefik.socketProxyImage": "registry.example.com/docker-socket-proxy:v0.5",
     "traefik.publishMode": "host",
     "traefik.encryptedNetwork": True,
