@@ -1,0 +1,78 @@
+"""Issue 19, the scheduled backup's node scripts where no daemon is needed: what they refuse before
+touching anything, the archives' listing and copy for `make backup-pull`, and the job's settings
+file checked before the job asks Docker anything.  (The timer's install and the job itself run on
+the e2e test hosts: tests/e2e/test_backup.py.)"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ha_swarm.day2.backup_schedule import JOB_FILES
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "ha_swarm" / "nodes" / "scripts"
+RECIPIENT = "age1yzex8z2zthprd8a40ewkgyjv9rjyv6dansjpasgnxn7z6dzgdfgqgsaptu"
+
+
+def run(script: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(SCRIPTS / script), *args], capture_output=True, text=True, check=False, cwd=cwd, timeout=30)
+
+
+GOOD = ("dev", "daily", RECIPIENT, "7", "/var/backups/ha-swarm")
+BAD_INSTALLS = [
+    ((GOOD[0] + ";id", *GOOD[1:]), "not a stack name"),
+    ((GOOD[0], "daily\n", *GOOD[2:]), "not a calendar expression"),
+    ((GOOD[0], "$(id)", *GOOD[2:]), "not a calendar expression"),
+    ((*GOOD[:2], "age1short", *GOOD[3:]), "not an age recipient"),
+    ((*GOOD[:3], "0", GOOD[4]), "not a whole number"),
+    ((*GOOD[:4], "relative"), "not an absolute folder path"),
+    ((*GOOD[:4], "/var/../etc"), "not an absolute folder path"),
+    ((*GOOD[:4], "/var/backups\n"), "not an absolute folder path"),
+]
+
+
+@pytest.mark.skipif(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0", reason="the script runs as root")
+@pytest.mark.parametrize(("args", "message"), BAD_INSTALLS)
+def test_the_install_refuses_a_bad_argument_before_it_writes_anything(args: tuple[str, ...], message: str) -> None:
+    res = run("backup-schedule.sh", "install", *args)
+    assert res.returncode == 1 and message in res.stderr, res.stderr
+
+
+def test_the_archives_listing_is_the_stacks_archives_oldest_first_and_cat_gives_their_bytes(tmp_path: Path) -> None:
+    names = ["dev-20261204T030000Z-m2.swarm.age", "dev-20261203T030000Z-m2.swarm.age", "other-20261204T030000Z-m2.swarm.age", "dev-notes.txt"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"age-encryption.org/v1\n" + name.encode())
+    listed = run("backup-archives.sh", "list", str(tmp_path), "dev")
+    assert listed.returncode == 0 and listed.stdout.split() == ["dev-20261203T030000Z-m2.swarm.age", "dev-20261204T030000Z-m2.swarm.age"]
+    copied = subprocess.run(["bash", str(SCRIPTS / "backup-archives.sh"), "cat", str(tmp_path), names[0]], capture_output=True, check=False)
+    assert copied.returncode == 0 and copied.stdout == (tmp_path / names[0]).read_bytes()
+    assert run("backup-archives.sh", "list", str(tmp_path / "none"), "dev").stdout == ""
+
+
+@pytest.mark.parametrize("name", ["../etc/shadow", "dev-x.swarm.age/../../etc/shadow", "notes.txt", "dev-x.swarm.age\n"])
+def test_cat_refuses_anything_but_an_archive_name(tmp_path: Path, name: str) -> None:
+    res = run("backup-archives.sh", "cat", str(tmp_path), name)
+    assert res.returncode == 1 and "not an archive name" in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ("STACK=dev;id\nRECIPIENT={r}\nKEEP=7\nARCHIVES=/tmp/x\n", "STACK is not a stack name"),
+        ("STACK=dev\nRECIPIENT=age1nope\nKEEP=7\nARCHIVES=/tmp/x\n", "RECIPIENT is not an age recipient"),
+        ("STACK=dev\nRECIPIENT={r}\nKEEP=none\nARCHIVES=/tmp/x\n", "KEEP is not a whole number"),
+        ("STACK=dev\nRECIPIENT={r}\nKEEP=7\nARCHIVES=tmp\n", "ARCHIVES is not an absolute folder path"),
+        ("STACK=dev\nRECIPIENT={r}\nKEEP=7\nARCHIVES=/tmp/x\nEVIL=1\n", "unknown setting EVIL"),
+    ],
+)
+def test_the_job_refuses_a_bad_settings_file_before_it_asks_docker_anything(tmp_path: Path, env: str, message: str) -> None:
+    if subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0":
+        pytest.skip("the job runs as root")
+    for name in JOB_FILES:
+        shutil.copy(SCRIPTS / name, tmp_path / name)
+    (tmp_path / "job.env").write_text(env.format(r=RECIPIENT))
+    res = subprocess.run(["bash", str(tmp_path / "backup-job.sh")], capture_output=True, text=True, check=False, timeout=30, env={"PATH": "/usr/bin:/bin"})
+    assert res.returncode == 1 and message in res.stderr, res.stderr
