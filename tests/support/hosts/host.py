@@ -290,6 +290,7 @@ mkdir -p -m 0755 /run/sshd
         # would make dockerd refuse to start, or adopt a process that is not containerd.
         for stale in ("docker.pid", "docker/containerd/containerd.pid"):
             (self.dir / "run" / stale).unlink(missing_ok=True)
+        self.forget_vxlan_links()
         with open(self.dir / "dockerd.log", "ab") as log:
             self.dockerd = subprocess.Popen(
                 [*self.nsenter(), *self.dockerd_argv()], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
@@ -305,6 +306,17 @@ mkdir -p -m 0755 /run/sshd
             time.sleep(0.3)
 
     start = start_docker
+
+    def forget_vxlan_links(self) -> None:
+        """The overlay VXLAN links (vx-*) a stopped daemon left in the host's namespace: a stop sometimes
+        leaves one, and every task of that overlay on the host is then rejected with "error creating
+        vxlan interface: file exists" (moby/libnetwork#1765) until it goes.  A machine's restart gives a
+        fresh namespace; ha-swarm's own stops (backup-lib.sh, hs_forget_vxlan_links) remove them too."""
+        shown = sh("ip", "-n", self.netns, "-o", "link", "show", "type", "vxlan", check=False, timeout=30)
+        for line in shown.stdout.splitlines():
+            name = line.split(": ", 2)[1].split("@", 1)[0] if ": " in line else ""
+            if name.startswith("vx-"):
+                subprocess.run(["ip", "-n", self.netns, "link", "delete", name], capture_output=True, check=False, timeout=30)
 
     def docker_pids(self) -> set[int]:
         """dockerd, containerd, the shims of this host, and the containers' processes below them."""
