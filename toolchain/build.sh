@@ -10,6 +10,7 @@
 #   toolchain/build.sh            build what is missing, then print the env (stdout)
 #   toolchain/build.sh --check    build nothing; exit 0 if nothing is left to build, else 1
 #   toolchain/build.sh --only pulumi,langhost,traefik   just these parts (and what they need)
+#   toolchain/build.sh --only traefik,acme   the image of traefik.acme.issuer: swarm
 #   toolchain/build.sh --retry    try again parts found unavailable within the last 24 h
 #
 #   eval "$(toolchain/build.sh)"   or   . "${HA_SWARM_CACHE:-$HOME/.cache/ha-swarm}/toolchain/env.sh"
@@ -22,7 +23,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SRC=$REPO/toolchain
 CACHE=${HA_SWARM_CACHE:-$HOME/.cache/ha-swarm}
 TC=$CACHE/toolchain
-ALL_PARTS=(pulumi langhost command docker libvirt traefik whoami pebble)
+ALL_PARTS=(pulumi langhost command docker libvirt traefik whoami pebble acme)
 NEGATIVE_TTL=$((24 * 3600))   # seconds an "unavailable" verdict is trusted before trying again
 
 # shellcheck source-path=SCRIPTDIR source=versions.env
@@ -456,6 +457,48 @@ build_pebble() {
     log "pebble: $(status_of pebble) in $(cat "$(st pebble seconds)") s"
 }
 
+# -- part: acme (the image of traefik.acme.issuer: swarm) -----------------------------------------
+# Traefik's binary, taken from the traefik part's image, beside toolchain/traefik-acme (standard
+# library only: no module download), whose entry point runs Traefik in its `issuer` or `serve` role.
+build_acme() {
+    local v=$TRAEFIK_VERSION key logf=$TC/logs/acme.log src tag tar ttar bin=$TC/build/traefik-acme.bin tbin=$TC/build/traefik-for-acme.bin epoch
+    ttar=$(sed -n 's/^built [^ ]* (\([^,]*\), .*$/\1/p' "$(st traefik status)" 2>/dev/null || true)
+    if [ -z "$ttar" ] || [ ! -f "$ttar" ]; then log "acme: needs the traefik part first"; MISSING=1; return 0; fi
+    src=$(cd "$SRC/traefik-acme" && cat go.mod ./*.go | sha256sum | cut -c1-16)
+    tag=ha-swarm/traefik-acme:$v-$TRAEFIK_ACME_VERSION
+    tar=$TC/images/traefik-acme-$v-$TRAEFIK_ACME_VERSION.tar
+    key="traefik=$v acme=$TRAEFIK_ACME_VERSION/$src go=$GOVERSION recipe=$TOOLCHAIN_RECIPE"
+    if fresh acme "$key" "$tar"; then log "acme: $(status_of acme) (cached)"; return 0; fi
+    [ "$check" = 0 ] || { log "acme: MISSING (would build $tag)"; MISSING=1; return 0; }
+    timed_start
+    : >"$logf"
+    (cd "$SRC/traefik-acme" && "$GO" vet ./... && "$GO" test -count=1 ./...) >>"$logf" 2>&1 || { tail -n 20 "$logf" >&2; die "acme: go vet/test failed, see $logf"; }
+    gobuild "$logf" "$SRC/traefik-acme" "$bin" . "-X main.version=$TRAEFIK_ACME_VERSION" || die "acme: build failed, see $logf"
+    python3 - "$ttar" "$tbin" <<'PY' || die "acme: no /usr/local/bin/traefik in $ttar"
+import io, json, sys, tarfile
+with tarfile.open(sys.argv[1]) as outer:
+    manifest = json.load(outer.extractfile("manifest.json"))
+    for layer in manifest[0]["Layers"]:
+        with tarfile.open(fileobj=io.BytesIO(outer.extractfile(layer).read())) as inner:
+            try:
+                data = inner.extractfile("usr/local/bin/traefik").read()
+            except KeyError:
+                continue
+            open(sys.argv[2], "wb").write(data)
+            sys.exit(0)
+sys.exit(1)
+PY
+    epoch=$(git -C "$REPO" log -1 --format=%ct -- toolchain/traefik-acme 2>/dev/null || true)
+    image "$tag" "$tar" "${epoch:-0}" --file "$tbin:/usr/local/bin/traefik:0755" --file "$bin:/usr/local/bin/traefik-acme:0755" \
+        --file "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:0644" --dir /tmp \
+        --entrypoint '["/usr/local/bin/traefik-acme"]' --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        --expose 80/tcp --label "org.opencontainers.image.version=$v-$TRAEFIK_ACME_VERSION" --label "org.opencontainers.image.source=toolchain/traefik-acme + github.com/traefik/traefik/v3@$v"
+    rm -f "$bin" "$tbin"
+    record acme "$key" "built $tag ($tar, $(size "$tar"))"
+    timed_end acme
+    log "acme: $(status_of acme) in $(cat "$(st acme seconds)") s"
+}
+
 # -- run -----------------------------------------------------------------------------------------
 MISSING=0
 log "cache: $TC  (pins: pulumi $PULUMI_PIN, pulumi-command $COMMAND_PIN, pulumi-docker $DOCKER_PIN, pulumi-libvirt $LIBVIRT_PIN; $GOVERSION)"
@@ -491,6 +534,16 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
     pebble_bin=""; case $(status_of pebble) in built*) pebble_bin=$TC/bin/pebble ;; esac
     echo "export HA_SWARM_PEBBLE=$(q "$pebble_bin")"
     echo "export HA_SWARM_PEBBLE_CHALLTESTSRV=$(q "${pebble_bin:+$pebble_bin-challtestsrv}")"
+    echo "export HA_SWARM_ACME_IMAGE=$(q "$(image_field acme 1)")"
+    echo "export HA_SWARM_ACME_TAR=$(q "$(image_field acme 2)")"
+    # Lines of parts this script does not know (another branch's build.sh, sharing the cache): kept.
+    if [ -f "$TC/env.sh" ]; then
+        written=" HA_SWARM_TOOLCHAIN HA_SWARM_TOOLCHAIN_MISSING HA_SWARM_PULUMI_VERSION HA_SWARM_TRAEFIK_IMAGE HA_SWARM_TRAEFIK_TAR HA_SWARM_WHOAMI_IMAGE HA_SWARM_WHOAMI_TAR HA_SWARM_PEBBLE HA_SWARM_PEBBLE_CHALLTESTSRV HA_SWARM_ACME_IMAGE HA_SWARM_ACME_TAR "
+        while IFS= read -r line; do
+            name=${line#export }; name=${name%%=*}
+            case $line in "export HA_SWARM_"*) case $written in *" $name "*) ;; *) printf '%s\n' "$line" ;; esac ;; esac
+        done <"$TC/env.sh"
+    fi
 } >"$TC/env.sh.tmp"
 mv -f "$TC/env.sh.tmp" "$TC/env.sh"
 

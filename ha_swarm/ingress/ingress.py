@@ -10,6 +10,7 @@ import pulumi
 import pulumi_docker as docker
 
 from ha_swarm.config.model import TraefikSettings
+from ha_swarm.ingress.acme import AcmeKey, AcmeKeyArgs
 from ha_swarm.ingress.docker_access import docker_provider
 from ha_swarm.ingress.traefik import Traefik, TraefikArgs
 from ha_swarm.nodes.node import Node
@@ -41,6 +42,11 @@ class Ingress(pulumi.ComponentResource):
             options={"encrypted": "true"} if settings.encrypted_network else None,
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=formed),
         )
+        # traefik.acme.issuer: swarm: the key that seals the replicated ACME store, made on the manager.
+        acme = settings.acme
+        self.acme_key: AcmeKey | None = None
+        if acme is not None and acme.replicated:
+            self.acme_key = AcmeKey("acme-store", AcmeKeyArgs(manager=args.manager, depends_on=formed), opts=pulumi.ResourceOptions(parent=self))
         self.traefik = Traefik(
             "traefik",
             TraefikArgs(
@@ -49,7 +55,8 @@ class Ingress(pulumi.ComponentResource):
                 network=self.network,
                 network_name=TRAEFIK_NETWORK,
                 provider=self.provider,
-                depends_on=[*formed, self.network],
+                depends_on=[*formed, self.network, *([self.acme_key] if self.acme_key else [])],
+                acme_key_id=self.acme_key.secret_id if self.acme_key else None,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -1,0 +1,178 @@
+"""traefik.acme.issuer: swarm: Let's Encrypt without a single point of failure (docs/https-ha.md).
+
+- ONE issuer at a time: the service `traefik-acme-issuer`, one replica on any manager, runs the
+  image of traefik.acme.image in its `issuer` role: Traefik as the only ACME client (HTTP-01),
+  its storage file seeded before it starts from the newest replicated store, and every change of
+  that file published as the next store (a swarm config sealed with the swarm secret
+  `traefik-acme-key`; configs can be read back through the API, secrets cannot).
+- Traefik on EVERY manager (the `traefik` service, global) runs the same image in its `serve` role:
+  it reads the newest store every few seconds and hands its certificates to Traefik's file
+  provider, which reloads them without a restart.
+- HTTP-01 requests arriving on any node's port 80 reach the issuer: its service carries a router
+  for /.well-known/acme-challenge/ above the HTTP->HTTPS redirect, which every Traefik reads.
+- The key is made on a manager by a node script (acme-key.sh): never in Pulumi's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from ha_swarm.apps.compose.translate import RESTART_DEFAULTS
+from ha_swarm.config.model import AcmeSettings
+from ha_swarm.nodes.node import Node
+from ha_swarm.nodes.remote import Step, run_script
+
+ISSUER_SERVICE = "traefik-acme-issuer"
+KEY_SECRET = "traefik-acme-key"
+KEY_FILE = f"/run/secrets/{KEY_SECRET}"
+WORK_DIR = "/run/traefik-acme"  # a tmpfs of each task: the issuer's acme.json, the served certs/ and dynamic/
+STORE_VOLUME = "traefik-acme"  # each manager's copy of the store (acme.json, the single-Traefik mode's store)
+STORE_DIR = "/acme"
+ISSUER_LABEL = "ha-swarm.acme-issuer"
+CHALLENGE_ROUTER = "acme-http-challenge"
+# Above the entry point's HTTP->HTTPS redirect (Traefik gives it math.MaxInt - 1).
+CHALLENGE_PRIORITY = 2**63 - 1
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+def serve_command(traefik_args: Sequence[str]) -> list[str]:
+    """The serving Traefik's container args: the image's `serve` role, then Traefik's flags."""
+    return ["serve", f"--key={KEY_FILE}", f"--work={WORK_DIR}", f"--backup={STORE_DIR}/acme.json", "--", *traefik_args]
+
+
+def serve_file_provider() -> list[str]:
+    return [f"--providers.file.directory={WORK_DIR}/dynamic", "--providers.file.watch=true"]
+
+
+def issuer_traefik_args(network_name: str, acme: AcmeSettings, resolver: str, ca_file: str) -> list[str]:
+    """The issuer's Traefik: every router of the swarm on websecure with the resolver, so it orders
+    what the serving Traefiks route; its own service (the challenge router) left out."""
+    prefix = f"--certificatesresolvers.{resolver}.acme"
+    args = [
+        "--providers.swarm=true",
+        f"--providers.swarm.endpoint=unix://{DOCKER_SOCKET}",
+        "--providers.swarm.exposedByDefault=false",
+        f"--providers.swarm.network={network_name}",
+        f"--providers.swarm.constraints=!Label(`{ISSUER_LABEL}`,`true`)",
+        "--entrypoints.web.address=:80",
+        "--entrypoints.websecure.address=:443",
+        "--entrypoints.websecure.http.tls=true",
+        f"--entrypoints.websecure.http.tls.certresolver={resolver}",
+        "--ping=true",
+        "--log.level=INFO",
+        f"{prefix}.email={acme.email}",
+        f"{prefix}.storage={WORK_DIR}/acme.json",
+        f"{prefix}.httpchallenge=true",
+        f"{prefix}.httpchallenge.entrypoint=web",
+    ]
+    if acme.directory is not None:
+        args.append(f"{prefix}.caserver={acme.directory}")
+    if acme.ca_bundle is not None:
+        args += [f"{prefix}.caCertificates={ca_file}", f"{prefix}.caSystemCertPool=true"]
+    return args
+
+
+def issuer_command(traefik_args: Sequence[str]) -> list[str]:
+    return ["issuer", f"--key={KEY_FILE}", f"--work={WORK_DIR}", f"--backup={STORE_DIR}/acme.json", "--", *traefik_args]
+
+
+def challenge_labels() -> dict[str, str]:
+    """Every Traefik routes /.well-known/acme-challenge/ on port 80, for any host, to the issuer."""
+    router, service = f"traefik.http.routers.{CHALLENGE_ROUTER}", f"traefik.http.services.{CHALLENGE_ROUTER}"
+    return {
+        "traefik.enable": "true",
+        f"{router}.rule": "PathPrefix(`/.well-known/acme-challenge/`)",
+        f"{router}.entrypoints": "web",
+        f"{router}.priority": str(CHALLENGE_PRIORITY),
+        f"{router}.service": CHALLENGE_ROUTER,
+        f"{service}.loadbalancer.server.port": "80",
+        ISSUER_LABEL: "true",
+    }
+
+
+def task_mounts(store_read_only: bool) -> list[docker.ServiceTaskSpecContainerSpecMountArgs]:
+    """The Docker socket (the store configs), the node's copy of the store, the private tmpfs."""
+    return [
+        docker.ServiceTaskSpecContainerSpecMountArgs(type="bind", source=DOCKER_SOCKET, target=DOCKER_SOCKET),
+        docker.ServiceTaskSpecContainerSpecMountArgs(type="volume", source=STORE_VOLUME, target=STORE_DIR, read_only=store_read_only),
+        docker.ServiceTaskSpecContainerSpecMountArgs(type="tmpfs", target=WORK_DIR, tmpfs_options=docker.ServiceTaskSpecContainerSpecMountTmpfsOptionsArgs(mode=0o700)),
+    ]
+
+
+def key_secret(secret_id: pulumi.Input[str]) -> docker.ServiceTaskSpecContainerSpecSecretArgs:
+    return docker.ServiceTaskSpecContainerSpecSecretArgs(secret_id=secret_id, secret_name=KEY_SECRET, file_name=KEY_SECRET, file_uid="0", file_gid="0", file_mode=0o400)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcmeKeyArgs:
+    manager: Node  # acme-key.sh runs there
+    depends_on: Sequence[pulumi.Resource]  # the formed swarm
+
+
+class AcmeKey(pulumi.ComponentResource):
+    """The swarm secret that seals the replicated store, made on a manager (never in the state)."""
+
+    def __init__(self, name: str, args: AcmeKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ha-swarm:ingress:AcmeKey", name, None, opts)
+        self.command = run_script(
+            "acme-key",
+            args.manager.connection,
+            Step("acme-key.sh", ("create",)),
+            delete=Step("acme-key.sh", ("delete",)),
+            parent=self,
+            depends_on=args.depends_on,
+        )
+        self.secret_id: pulumi.Output[str] = self.command.stdout.apply(lambda out: out.strip())
+        self.register_outputs({"secretId": self.secret_id})
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcmeIssuerArgs:
+    acme: AcmeSettings
+    resolver: str  # the certificate resolver's name (`le`)
+    key_secret_id: pulumi.Input[str]  # AcmeKey.secret_id
+    ca_configs: Sequence[docker.ServiceTaskSpecContainerSpecConfigArgs]  # traefik.acme.caBundle as a swarm config
+    ca_file: str  # where that bundle appears in the container
+    network: docker.Network
+    network_name: str
+    provider: docker.Provider
+    depends_on: Sequence[pulumi.Resource]
+
+
+class AcmeIssuer(pulumi.ComponentResource):
+    """The one ACME client: one replica on any manager; a new task (on another manager when its node
+    is lost) starts from the replicated store, so valid certificates are not ordered again."""
+
+    def __init__(self, name: str, args: AcmeIssuerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ha-swarm:ingress:AcmeIssuer", name, None, opts)
+        labels = [docker.ServiceLabelArgs(label=k, value=v) for k, v in sorted(challenge_labels().items())]
+        traefik_args = issuer_traefik_args(args.network_name, args.acme, args.resolver, args.ca_file)
+        self.service = docker.Service(
+            "issuer",
+            name=ISSUER_SERVICE,
+            labels=labels,
+            mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=1)),
+            task_spec=docker.ServiceTaskSpecArgs(
+                container_spec=docker.ServiceTaskSpecContainerSpecArgs(
+                    image=args.acme.image,
+                    args=issuer_command(traefik_args),
+                    mounts=task_mounts(store_read_only=True),
+                    secrets=[key_secret(args.key_secret_id)],
+                    configs=list(args.ca_configs) or None,
+                    healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
+                        tests=["CMD", "traefik", "healthcheck", "--ping"], interval="10s", timeout="5s", retries=3
+                    ),
+                ),
+                placement=docker.ServiceTaskSpecPlacementArgs(constraints=["node.role == manager"]),
+                networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=args.network.id)],
+                restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay=RESTART_DEFAULTS["delay"], window=RESTART_DEFAULTS["window"]),
+            ),
+            # One issuer at a time: the old task stops before a new one starts.
+            update_config=docker.ServiceUpdateConfigArgs(parallelism=1, delay="5s", order="stop-first", failure_action="rollback"),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on)),
+        )
+        self.register_outputs({"service": self.service.name})
