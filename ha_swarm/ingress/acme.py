@@ -34,8 +34,11 @@ STORE_VOLUME = "traefik-acme"  # each manager's copy of the store (acme.json, th
 STORE_DIR = "/acme"
 ISSUER_LABEL = "ha-swarm.acme-issuer"
 CHALLENGE_ROUTER = "acme-http-challenge"
-# Above the entry point's HTTP->HTTPS redirect (Traefik gives it math.MaxInt - 1).
-CHALLENGE_PRIORITY = 2**63 - 1
+# The highest priority Traefik takes from a user (math.MaxInt - 1000, pkg/config/dynamic); the entry
+# point's HTTP->HTTPS redirect gets one less in this mode (Traefik's default, math.MaxInt - 1, is above
+# every user router), so challenges on port 80 reach the issuer without a redirect.
+CHALLENGE_PRIORITY = 2**63 - 1 - 1000
+REDIRECT_PRIORITY = CHALLENGE_PRIORITY - 1
 DOCKER_SOCKET = "/var/run/docker.sock"
 
 
@@ -44,8 +47,11 @@ def serve_command(traefik_args: Sequence[str]) -> list[str]:
     return ["serve", f"--key={KEY_FILE}", f"--work={WORK_DIR}", f"--backup={STORE_DIR}/acme.json", "--", *traefik_args]
 
 
-def serve_file_provider() -> list[str]:
-    return [f"--providers.file.directory={WORK_DIR}/dynamic", "--providers.file.watch=true"]
+def serve_file_provider(redirect_https: bool) -> list[str]:
+    args = [f"--providers.file.directory={WORK_DIR}/dynamic", "--providers.file.watch=true"]
+    if redirect_https:
+        args.append(f"--entrypoints.web.http.redirections.entrypoint.priority={REDIRECT_PRIORITY}")
+    return args
 
 
 def issuer_traefik_args(network_name: str, acme: AcmeSettings, resolver: str, ca_file: str) -> list[str]:
@@ -81,12 +87,13 @@ def issuer_command(traefik_args: Sequence[str]) -> list[str]:
 
 
 def challenge_labels() -> dict[str, str]:
-    """Every Traefik routes /.well-known/acme-challenge/ on port 80, for any host, to the issuer."""
+    """Every Traefik routes /.well-known/acme-challenge/, for any host, to the issuer's port 80."""
     router, service = f"traefik.http.routers.{CHALLENGE_ROUTER}", f"traefik.http.services.{CHALLENGE_ROUTER}"
     return {
         "traefik.enable": "true",
         f"{router}.rule": "PathPrefix(`/.well-known/acme-challenge/`)",
-        f"{router}.entrypoints": "web",
+        # On websecure too: a CA follows a redirect to https (Let's Encrypt and pebble do), should one come first.
+        f"{router}.entrypoints": "web,websecure",
         f"{router}.priority": str(CHALLENGE_PRIORITY),
         f"{router}.service": CHALLENGE_ROUTER,
         f"{service}.loadbalancer.server.port": "80",
@@ -164,7 +171,12 @@ class AcmeIssuer(pulumi.ComponentResource):
                     secrets=[key_secret(args.key_secret_id)],
                     configs=list(args.ca_configs) or None,
                     healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
-                        tests=["CMD", "traefik", "healthcheck", "--ping"], interval="10s", timeout="5s", retries=3
+                        # Traefik starts after the image's settle time (20 s): no verdict before.
+                        tests=["CMD", "traefik", "healthcheck", "--ping"],
+                        interval="10s",
+                        timeout="5s",
+                        retries=3,
+                        start_period="60s",
                     ),
                 ),
                 placement=docker.ServiceTaskSpecPlacementArgs(constraints=["node.role == manager"]),

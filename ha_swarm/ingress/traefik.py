@@ -67,7 +67,7 @@ def traefik_args(network_name: str, settings: TraefikSettings | None = None) -> 
         ]
     if settings.acme is not None and settings.acme.replicated:
         # The certificates of the replicated store, written for the file provider by the image's `serve` role.
-        args += serve_file_provider()
+        args += serve_file_provider(settings.redirect_https)
     elif settings.acme is not None:
         args += acme_args(settings.acme)
     if settings.certificates:

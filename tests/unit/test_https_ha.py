@@ -16,8 +16,8 @@ from tests.support.mocks import TEST_PRIVATE_KEY, Program, Registered, base_conf
 
 ACME = {"email": "ops@example.test", "issuer": "swarm", "caServer": "https://10.0.0.5:14000/dir"}
 LAB31 = {**base_config()["lab"], "managers": 3, "workers": 1}
-# Traefik's HTTP->HTTPS redirect router on an entry point (math.MaxInt - 1 in pkg/config/static).
-REDIRECT_PRIORITY = 2**63 - 2
+# The highest router priority Traefik accepts from a user (math.MaxInt - 1000, pkg/config/dynamic).
+MAX_USER_PRIORITY = 2**63 - 1 - 1000
 
 
 def program(**traefik: Any) -> Program:
@@ -79,8 +79,11 @@ def test_http_challenges_on_any_traefik_reach_the_issuer_above_the_https_redirec
     found = labels(service(p, ISSUER_SERVICE))
     router = "traefik.http.routers.acme-http-challenge"
     assert found[f"{router}.rule"] == "PathPrefix(`/.well-known/acme-challenge/`)"
-    assert found[f"{router}.entrypoints"] == "web"
-    assert int(found[f"{router}.priority"]) == CHALLENGE_PRIORITY > REDIRECT_PRIORITY
+    assert found[f"{router}.entrypoints"] == "web,websecure"
+    # Above the serving Traefiks' HTTP->HTTPS redirect, within what Traefik takes from a label.
+    serve = container(p, "traefik")["args"]
+    (redirect,) = [int(a.rsplit("=", 1)[1]) for a in serve if a.startswith("--entrypoints.web.http.redirections.entrypoint.priority=")]
+    assert MAX_USER_PRIORITY == int(found[f"{router}.priority"]) == CHALLENGE_PRIORITY > redirect
     assert found["traefik.http.services.acme-http-challenge.loadbalancer.server.port"] == "80"
     # The issuer's own Traefik leaves that router out (its ACME handler answers the challenges itself).
     assert "--providers.swarm.constraints=!Label(`ha-swarm.acme-issuer`,`true`)" in container(p, ISSUER_SERVICE)["args"]

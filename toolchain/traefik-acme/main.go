@@ -6,8 +6,9 @@
 //	    is seeded from the newest replicated store (a swarm config sealed with the swarm secret
 //	    traefik-acme-key), else, after -wait with none published, from -backup (the node's
 //	    traefik-acme volume: today's single-Traefik store, or the copy a serving task left there),
-//	    which is then published. Traefik orders and renews; each change of its storage file is
-//	    published as the next store config (the newest -keep are kept).
+//	    which is then published. After -settle (every serving Traefik routes HTTP-01 to this task
+//	    by then) Traefik orders and renews; each change of its storage file is published as the
+//	    next store config (the newest few are kept).
 //	traefik-acme serve [flags] -- TRAEFIK_FLAGS...
 //	    A serving Traefik (one on every manager). Every -interval the newest store is read and its
 //	    certificates written to -work/certs with -work/dynamic/acme.yml for the file provider, and
@@ -45,6 +46,7 @@ type options struct {
 	traefik  string
 	interval time.Duration
 	wait     time.Duration
+	settle   time.Duration
 	args     []string
 }
 
@@ -61,6 +63,7 @@ func parse(argv []string) (options, error) {
 	fl.StringVar(&o.traefik, "traefik", "/usr/local/bin/traefik", "the traefik binary")
 	fl.DurationVar(&o.interval, "interval", 2*time.Second, "how often the store is looked at")
 	fl.DurationVar(&o.wait, "wait", 20*time.Second, "issuer: how long to wait for a published store when there is none")
+	fl.DurationVar(&o.settle, "settle", 20*time.Second, "issuer: how long to wait before Traefik starts ordering, so that every serving Traefik (swarm provider, 15 s poll) routes HTTP-01 to this task")
 	if err := fl.Parse(argv[1:]); err != nil {
 		return options{}, err
 	}
@@ -163,6 +166,10 @@ func runIssuer(o options, d *docker, key []byte) int {
 			return 1
 		}
 	}
+	// A challenge that reached no issuer fails its order, and Traefik does not try that name again
+	// until its configuration changes: first let every Traefik see this task.
+	logf("issuer: starting Traefik in %s", o.settle)
+	time.Sleep(o.settle)
 	_, done, err := startTraefik(o)
 	if err != nil {
 		logf("issuer: %v", err)
