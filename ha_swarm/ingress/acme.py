@@ -170,14 +170,10 @@ class AcmeIssuer(pulumi.ComponentResource):
                     mounts=task_mounts(store_read_only=True),
                     secrets=[key_secret(args.key_secret_id)],
                     configs=list(args.ca_configs) or None,
-                    healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
-                        # Traefik starts after the image's settle time (20 s): no verdict before.
-                        tests=["CMD", "traefik", "healthcheck", "--ping"],
-                        interval="10s",
-                        timeout="5s",
-                        retries=3,
-                        start_period="60s",
-                    ),
+                    # No healthcheck: swarm counts a task with one as running only once it is healthy,
+                    # and the serving Traefiks route challenges only to running tasks: the issuer's
+                    # settle time (before its Traefik orders anything) must start when the task does.
+                    # The wrapper ends with its Traefik, and the task is then restarted.
                 ),
                 placement=docker.ServiceTaskSpecPlacementArgs(constraints=["node.role == manager"]),
                 networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=args.network.id)],

@@ -70,6 +70,9 @@ def test_issuer_swarm_serves_with_traefik_on_every_manager_and_orders_from_one_i
     # The issuer publishes no port: challenges reach it over traefik-net; one task at a time.
     assert not issuer.inputs.get("endpointSpec")
     assert issuer.inputs["updateConfig"]["order"] == "stop-first"
+    # Swarm reports a task with a healthcheck as running only once healthy, and Traefik routes
+    # challenges only to running tasks: the issuer has none, so its settle time starts with it.
+    assert "healthcheck" not in container(p, ISSUER_SERVICE)
     # No node is labelled for a store: the issuer is not pinned.
     assert not [r for r in p.of_type("command:remote:Command") if "ha-swarm.traefik-acme=true" in str(r.inputs.get("create"))]
 

@@ -63,7 +63,7 @@ func parse(argv []string) (options, error) {
 	fl.StringVar(&o.traefik, "traefik", "/usr/local/bin/traefik", "the traefik binary")
 	fl.DurationVar(&o.interval, "interval", 2*time.Second, "how often the store is looked at")
 	fl.DurationVar(&o.wait, "wait", 20*time.Second, "issuer: how long to wait for a published store when there is none")
-	fl.DurationVar(&o.settle, "settle", 20*time.Second, "issuer: how long to wait before Traefik starts ordering, so that every serving Traefik (swarm provider, 15 s poll) routes HTTP-01 to this task")
+	fl.DurationVar(&o.settle, "settle", 25*time.Second, "issuer: how long to wait before Traefik starts ordering, so that every serving Traefik (swarm provider, 15 s poll) routes HTTP-01 to this task")
 	if err := fl.Parse(argv[1:]); err != nil {
 		return options{}, err
 	}
