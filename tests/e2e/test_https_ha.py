@@ -114,8 +114,16 @@ FIGURES: dict[str, Any] = {}
 
 
 def figure(request: pytest.FixtureRequest, key: str, value: Any) -> None:
+    """A measured figure: said, and kept in $HA_FIGURES_FILE (when set) as it is measured."""
     FIGURES[key] = value
     say(request.config, f"[e2e-acme] {key}: {value}")
+    if os.environ.get("HA_FIGURES_FILE"):
+        Path(os.environ["HA_FIGURES_FILE"]).write_text(json.dumps(FIGURES, indent=2) + "\n")
+
+
+def service_logs(host: Host, service: str) -> str:
+    """`docker service logs` with the tasks' stderr (the CLI writes it to its own stderr)."""
+    return host.exec(["sh", "-c", f"docker service logs --raw {service} 2>&1"], timeout=60).stdout
 
 
 # --------------------------------------------------------------------------- looking
@@ -161,9 +169,9 @@ def logs(dep: Deployment, host: Host, pebble: Pebble) -> str:
     return "\n".join(
         [
             "--- issuer ---",
-            host.docker("service", "logs", "--tail", "60", ISSUER, check=False),
+            service_logs(host, ISSUER)[-6000:],
             "--- traefik ---",
-            host.docker("service", "logs", "--tail", "30", "traefik", check=False),
+            service_logs(host, "traefik")[-3000:],
             pebble.log_tails(),
         ]
     )
@@ -274,6 +282,7 @@ def test_https_survives_the_loss_of_the_issuer_and_a_new_issuer_orders_a_new_nam
                 "--label", "traefik.enable=true", "--label", f"traefik.http.routers.whoami2.rule=Host(`{NEW_NAME}`)",
                 "--label", "traefik.http.services.whoami2.loadbalancer.server.port=80", whoami,
             )  # fmt: skip
+            request.addfinalizer(lambda: watcher.docker("service", "rm", "whoami2", check=False))
             try:
                 for host in others:
                     wait_for(lambda h=host: serves(deployment, h.address, roots, NEW_NAME), 240, f"https://{NEW_NAME}/ through {host.hostname}")
@@ -291,15 +300,13 @@ def test_https_survives_the_loss_of_the_issuer_and_a_new_issuer_orders_a_new_nam
     assert loop.failed == [], loop.failed[:10]
     # The names the old issuer had were not ordered again; the new one was ordered once.
     assert orders(pebble) == before + 1, f"{orders(pebble) - before} new orders, want 1\n{pebble.log_tails()}"
-    issuer_logs = watcher.docker("service", "logs", ISSUER, check=False)
-    assert "starting from the published store" in issuer_logs
+    assert "issuer: starting from the published store" in service_logs(watcher, ISSUER)
     # The stopped manager comes back and serves the new certificate too.
     wait_for(lambda: lost.hostname in running_on(watcher, "traefik"), 180, f"Traefik back on {lost.hostname}")
     wait_for(lambda: serves(deployment, lost.address, roots, NEW_NAME), 120, f"https://{NEW_NAME}/ through {lost.hostname}")
     figure(request, "stopped manager back -> serving the new name, s", round(time.monotonic() - lost_back, 1))
     digests = {served_certificate(deployment, h.address, NEW_NAME) for h in managers(deployment)}
     assert len(digests) == 1 and "" not in digests, digests
-    watcher.docker("service", "rm", "whoami2")
 
 
 def test_destroy_then_up_on_the_same_hosts_orders_nothing_again(request: pytest.FixtureRequest, deployment: Deployment, pebble: Pebble, roots: Path) -> None:
