@@ -151,10 +151,10 @@ e2e-newcomer: toolchain venv
 bench-e2e: toolchain venv
 	$(PY) -m tests.bench.e2e
 
-# Go tests of ha-swarm's own provider plugins (toolchain/*-provider).
+# Go tests of ha-swarm's own provider plugins (toolchain/*-provider), whoami-lite and traefik-acme.
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 go-test:
-	@for d in toolchain/*-provider toolchain/whoami-lite; do ls "$$d"/*_test.go >/dev/null 2>&1 || continue; \
+	@for d in toolchain/*-provider toolchain/whoami-lite toolchain/traefik-acme; do ls "$$d"/*_test.go >/dev/null 2>&1 || continue; \
 	    echo "go test $$d"; (cd "$$d" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false $(GO) test -count=1 ./...) || exit 1; done
 
 # The no-change proof (tests/unit/test_no_change.py) compares the resources of three stacks with
