@@ -1,0 +1,336 @@
+"""Issue 18, Let's Encrypt without a single point of failure (traefik.acme.issuer: swarm), for real:
+one stack on its own test hosts (3 managers, 1 worker), pebble as the CA, in file order.
+
+1. up: the issuer (one task, on some manager) orders each routed name ONCE (pebble's "Added order"
+   lines are counted), and every manager's Traefik serves the same certificate for it; the
+   certificates' keys are in no state file and no CLI output.
+2. The issuer's manager daemon is stopped while a loop of HTTPS requests runs against the other
+   managers: no request fails; a new issuer starts on another manager from the replicated store
+   (no new order for the names it has); a name added then (a service created by hand on a
+   surviving manager) is ordered once by the new issuer and served by the others; the stopped
+   manager comes back and serves it too.
+3. destroy, then up on the same hosts: the certificates come back from the managers' copies of the
+   store (the traefik-acme volumes): no new order. destroy leaves no service and no container.
+
+The demo's backends are placed on the worker so that the request loop measures the HTTPS tier (a
+backend task on the stopped manager would fail requests until Traefik drops it: that is the
+backends' availability, not this issue's). Ports are published in host mode (no IPVS here).
+Run alone, on hosts of its own, e.g.:
+    HE_PREFIX=ha- HE_SUBNET=10.231.94 HE_HOSTS_DIR=/tmp/ha-hosts python -m pytest -q tests/e2e/test_https_ha.py
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import KEEP, say, started
+from tests.e2e.deployment import DOMAIN, HOSTS, PREFIX, Deployment, host_specs
+from tests.e2e.pebble import Pebble
+from tests.e2e.test_https import outbound_nat
+from tests.e2e.toolchain import Toolchain
+from tests.support.cluster import wait_for
+from tests.support.hosts import Harness, Host
+
+NAMES = (f"whoami0.{DOMAIN}", f"whoami1.{DOMAIN}")
+NEW_NAME = f"whoami2.{DOMAIN}"
+ISSUER = "traefik-acme-issuer"
+EMAIL = "e2e@example.test"
+USED = ("m1", "m2", "m3", "w1")  # the hosts started: 3 managers, 1 worker
+
+
+def acme_image(toolchain: Toolchain) -> tuple[str, Path]:
+    """The image of traefik.acme.issuer: swarm (env.sh, else the part's status line)."""
+    image, tar = toolchain.env.get("HA_SWARM_ACME_IMAGE", ""), toolchain.env.get("HA_SWARM_ACME_TAR", "")
+    if not image:
+        status = toolchain.root / "state" / "acme.status"
+        found = re.match(r"built (\S+) \(([^,]+),", status.read_text()) if status.is_file() else None
+        if found is None:
+            pytest.skip("the toolchain has no acme image (toolchain/build.sh --only traefik,acme)")
+        image, tar = found.group(1), found.group(2)
+    return image, Path(tar)
+
+
+class HaDeployment(Deployment):
+    """The e2e deployment on four hosts, with the acme image loaded and the backends on the worker."""
+
+    def __init__(self, toolchain: Toolchain, run_dir: Path, echo: Any = print) -> None:
+        super().__init__(toolchain, run_dir, echo)
+        specs = [s for s in host_specs() if s.name in USED]
+        self.harness = Harness(specs, prefix=self.harness.prefix, subnet=self.harness.subnet, state_dir=self.harness.state_dir, images=False)
+
+    def start_hosts(self) -> None:
+        super().start_hosts()
+        _, tar = acme_image(self.toolchain)
+        with self.times.step("traefik-acme image loaded on every host"):
+            data = tar.read_bytes()
+            for host in self.harness:
+                host.exec(["docker", "load"], input=data, timeout=300, check=True)
+
+    def stack_document(self) -> dict[str, Any]:
+        doc = super().stack_document()
+        for name in ("whoami0", "whoami1"):
+            doc["services"][name]["deploy"].setdefault("placement", {})["constraints"] = ["node.role == worker"]
+        return doc
+
+
+@pytest.fixture(scope="module")
+def deployment(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[Deployment]:
+    assert dict(HOSTS)["m1"] == "manager"
+    run_dir = Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-acme-"))
+    dep = HaDeployment(toolchain, run_dir, echo=lambda line: say(request.config, line))
+    keep = f"[e2e] HE_KEEP set: hosts and {run_dir} kept"
+    with started(request, dep, dep.start_hosts, keep if KEEP else "") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pebble(deployment: Deployment, toolchain: Toolchain) -> Iterator[Pebble]:
+    harness = deployment.harness
+    with Pebble(harness.ctl_ns, harness.ctl_address, deployment.first.address, pebble=toolchain.pebble, challtestsrv=toolchain.pebble_challtestsrv) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def roots(deployment: Deployment, pebble: Pebble) -> Path:
+    path = deployment.run_dir / "pebble-roots.pem"
+    path.write_text(pebble.issuing_roots_pem())
+    return path
+
+
+FIGURES: dict[str, Any] = {}
+
+
+def figure(request: pytest.FixtureRequest, key: str, value: Any) -> None:
+    """A measured figure: said, and kept in $HA_FIGURES_FILE (when set) as it is measured."""
+    FIGURES[key] = value
+    say(request.config, f"[e2e-acme] {key}: {value}")
+    if os.environ.get("HA_FIGURES_FILE"):
+        Path(os.environ["HA_FIGURES_FILE"]).write_text(json.dumps(FIGURES, indent=2) + "\n")
+
+
+def service_logs(host: Host, service: str) -> str:
+    """`docker service logs` with the tasks' stderr (the CLI writes it to its own stderr)."""
+    return host.exec(["sh", "-c", f"docker service logs --raw {service} 2>&1"], timeout=60).stdout
+
+
+# --------------------------------------------------------------------------- looking
+
+
+def managers(dep: Deployment) -> list[Host]:
+    return [dep.harness[n] for n in ("m1", "m2", "m3")]
+
+
+def https(dep: Deployment, address: str, ca: Path, host: str, *extra: str, max_time: int = 10) -> subprocess.CompletedProcess:
+    argv = ["curl", "--noproxy", "*", "-sS", "--max-time", str(max_time), "--fail", "--cacert", str(ca), "--resolve", f"{host}:443:{address}", *extra, f"https://{host}/"]
+    return dep.harness.in_ctl(argv, timeout=30)
+
+
+def served_certificate(dep: Deployment, address: str, host: str) -> str:
+    """The SHA-256 of the certificate Traefik at ADDRESS serves for HOST (empty when none answers)."""
+    argv = ["openssl", "s_client", "-connect", f"{address}:443", "-servername", host]
+    res = dep.harness.in_ctl(["sh", "-c", f"{' '.join(argv)} </dev/null 2>/dev/null | openssl x509 -outform DER 2>/dev/null | sha256sum"], timeout=30)
+    digest = res.stdout.split()[0] if res.stdout.strip() else ""
+    return "" if digest == hashlib.sha256(b"").hexdigest() else digest
+
+
+def serves(dep: Deployment, address: str, ca: Path, host: str) -> bool:
+    res = https(dep, address, ca, host)
+    return res.returncode == 0 and "Hostname:" in res.stdout
+
+
+def orders(pebble: Pebble) -> int:
+    return pebble.log_file("pebble").read_text(errors="replace").count("Added order")
+
+
+def running_on(host: Host, service: str) -> list[str]:
+    """The nodes of SERVICE's running tasks, as the manager HOST sees them."""
+    out = host.docker("service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}}\t{{.CurrentState}}", check=False, timeout=30)
+    return [node for node, _, state in (line.partition("\t") for line in out.splitlines()) if state.startswith("Running")]
+
+
+def store_configs(host: Host) -> list[str]:
+    return host.docker("config", "ls", "--filter", "label=ha-swarm.acme-store.seq", "--format", "{{.Name}}").split()
+
+
+def logs(dep: Deployment, host: Host, pebble: Pebble) -> str:
+    return "\n".join(
+        [
+            "--- issuer ---",
+            service_logs(host, ISSUER)[-6000:],
+            "--- traefik ---",
+            service_logs(host, "traefik")[-3000:],
+            pebble.log_tails(),
+        ]
+    )
+
+
+class RequestLoop:
+    """HTTPS requests, one after the other, to each of ADDRESSES (one thread each), counted."""
+
+    def __init__(self, dep: Deployment, addresses: list[str], ca: Path, host: str) -> None:
+        self.dep, self.addresses, self.ca, self.host = dep, addresses, ca, host
+        self.sent = 0
+        self.failed: list[str] = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(a,), daemon=True) for a in addresses]
+
+    def run(self, address: str) -> None:
+        while not self.stop.is_set():
+            res = https(self.dep, address, self.ca, self.host, max_time=5)
+            with self.lock:
+                self.sent += 1
+                if res.returncode != 0 or "Hostname:" not in res.stdout:
+                    self.failed.append(f"{address}: curl {res.returncode}: {res.stderr.strip()[:200]}")
+            time.sleep(0.1)
+
+    def __enter__(self) -> RequestLoop:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+
+# --------------------------------------------------------------------------- the steps
+
+
+def test_each_name_is_ordered_once_and_served_by_traefik_on_every_manager(
+    request: pytest.FixtureRequest, deployment: Deployment, toolchain: Toolchain, pebble: Pebble, roots: Path
+) -> None:
+    image, _ = acme_image(toolchain)
+    deployment.traefik_extra = {"acme": {"email": EMAIL, "issuer": "swarm", "image": image, "caServer": pebble.directory_url, "caBundle": pebble.ca_bundle_pem}}
+    deployment.configure()
+    result = deployment.up("up with traefik.acme.issuer: swarm (pebble)")
+    assert result.summary.result == "succeeded"
+    start = time.monotonic()
+    for host in managers(deployment):
+        outbound_nat(host)  # the issuer, wherever it runs, reaches pebble in the control namespace
+    first = deployment.first
+    wait_for(lambda: len(running_on(first, "traefik")) == 3, 120, "a Traefik on every manager")
+    wait_for(lambda: len(running_on(first, ISSUER)) == 1, 120, "one issuer")
+    (issuer_node,) = running_on(first, ISSUER)
+    assert issuer_node.startswith(f"{PREFIX}m")
+    try:
+        for name in NAMES:
+            for host in managers(deployment):
+                wait_for(lambda h=host, n=name: serves(deployment, h.address, roots, n), 240, f"https://{name}/ through {host.hostname}")
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n{logs(deployment, first, pebble)}") from None
+    figure(request, "issuance (up done -> both names on every manager), s", round(time.monotonic() - start, 1))
+    figure(request, "first issuer", issuer_node)
+    for name in NAMES:
+        digests = {served_certificate(deployment, h.address, name) for h in managers(deployment)}
+        assert len(digests) == 1 and "" not in digests, f"{name}: not the same certificate on every manager: {digests}"
+        res = https(deployment, first.address, roots, name, "-v", "-o", "/dev/null")
+        assert "Pebble Intermediate" in res.stderr, res.stderr[-1500:]
+    time.sleep(20)  # nothing is ordered again while things settle
+    assert orders(pebble) == len(NAMES), f"pebble saw {orders(pebble)} orders for {len(NAMES)} names\n{pebble.log_tails()}"
+    assert store_configs(first), "no replicated store"
+    # The private keys: in no state file, no output (they live in the store, sealed, and in tmpfs).
+    store = json.loads(first.exec(["sh", "-c", "cat \"$(docker volume inspect traefik-acme --format '{{.Mountpoint}}')/acme.json\""], check=True).stdout)
+    keys = [c["key"] for c in store["le"]["Certificates"]]
+    assert len(keys) == len(NAMES)
+    # Each key as acme.json holds it (base64 of the PEM) and as PEM text (a line of its body).
+    needles = [k[100:160] for k in keys] + [base64.b64decode(k).decode().splitlines()[1] for k in keys]
+    for path in deployment.state_files():
+        text = path.read_text(errors="replace")
+        assert not [n for n in needles if n in text], f"a certificate key is readable in {path}"
+    assert not [n for n in needles if any(n in line for line in deployment.outputs)]
+
+
+def test_https_survives_the_loss_of_the_issuer_and_a_new_issuer_orders_a_new_name(
+    request: pytest.FixtureRequest, deployment: Deployment, toolchain: Toolchain, pebble: Pebble, roots: Path
+) -> None:
+    first = deployment.first
+    (issuer_node,) = running_on(first, ISSUER)
+    lost = next(h for h in managers(deployment) if h.hostname == issuer_node)
+    others = [h for h in managers(deployment) if h is not lost]
+    watcher = others[0]
+    before = orders(pebble)
+    with RequestLoop(deployment, [h.address for h in others], roots, NAMES[0]) as loop:
+        time.sleep(5)
+        stopped = time.monotonic()
+        lost.stop_docker()
+        try:
+            wait_for(lambda: [n for n in running_on(watcher, ISSUER) if n != lost.hostname], 180, "a new issuer on another manager")
+            figure(request, "failover (issuer's daemon stopped -> new issuer task running), s", round(time.monotonic() - stopped, 1))
+            (new_node,) = [n for n in running_on(watcher, ISSUER) if n != lost.hostname]
+            figure(request, "new issuer", new_node)
+            # A name added now, by hand on a surviving manager; its DNS answer is a surviving manager.
+            whoami, _ = toolchain.whoami
+            added = time.monotonic()
+            pebble.set_a(NEW_NAME, others[-1].address)
+            watcher.docker(
+                "service", "create", "--detach", "--name", "whoami2", "--network", "traefik-net", "--constraint", "node.role == worker",
+                "--label", "traefik.enable=true", "--label", f"traefik.http.routers.whoami2.rule=Host(`{NEW_NAME}`)",
+                "--label", "traefik.http.services.whoami2.loadbalancer.server.port=80", whoami,
+            )  # fmt: skip
+            request.addfinalizer(lambda: watcher.docker("service", "rm", "whoami2", check=False))
+            try:
+                for host in others:
+                    wait_for(lambda h=host: serves(deployment, h.address, roots, NEW_NAME), 240, f"https://{NEW_NAME}/ through {host.hostname}")
+            except AssertionError as err:
+                raise AssertionError(f"{err}\n{logs(deployment, watcher, pebble)}") from None
+            figure(request, "new name (service created -> served by the surviving managers), s", round(time.monotonic() - added, 1))
+            time.sleep(5)
+        finally:
+            loop.stop.set()
+            lost_back = time.monotonic()
+            lost.start_docker()
+    figure(request, "requests during failover: sent", loop.sent)
+    figure(request, "requests during failover: failed", len(loop.failed))
+    assert loop.sent > 50
+    assert loop.failed == [], loop.failed[:10]
+    # The names the old issuer had were not ordered again; the new one was ordered once.
+    assert orders(pebble) == before + 1, f"{orders(pebble) - before} new orders, want 1\n{pebble.log_tails()}"
+    assert "issuer: starting from the published store" in service_logs(watcher, ISSUER)
+    # The stopped manager comes back and serves the new certificate too.
+    wait_for(lambda: lost.hostname in running_on(watcher, "traefik"), 180, f"Traefik back on {lost.hostname}")
+    wait_for(lambda: serves(deployment, lost.address, roots, NEW_NAME), 120, f"https://{NEW_NAME}/ through {lost.hostname}")
+    figure(request, "stopped manager back -> serving the new name, s", round(time.monotonic() - lost_back, 1))
+    digests = {served_certificate(deployment, h.address, NEW_NAME) for h in managers(deployment)}
+    assert len(digests) == 1 and "" not in digests, digests
+
+
+def test_destroy_then_up_on_the_same_hosts_orders_nothing_again(request: pytest.FixtureRequest, deployment: Deployment, pebble: Pebble, roots: Path) -> None:
+    before = orders(pebble)
+    deployment.destroy("destroy (issuer: swarm)")
+    for host in deployment.harness:
+        assert host.info("{{.Swarm.LocalNodeState}}") == "inactive", host.hostname
+        assert host.docker("ps", "-q") == "", f"{host.hostname} still runs containers"
+    result = deployment.up("up again on the same hosts")
+    assert result.summary.result == "succeeded"
+    start = time.monotonic()
+    for host in managers(deployment):
+        outbound_nat(host)
+    for name in NAMES:
+        for host in managers(deployment):
+            wait_for(lambda h=host, n=name: serves(deployment, h.address, roots, n), 240, f"https://{name}/ through {host.hostname} after the rebuild")
+    figure(request, "rebuild (up done -> both names on every manager), s", round(time.monotonic() - start, 1))
+    time.sleep(30)
+    assert orders(pebble) == before, f"{orders(pebble) - before} new orders after the rebuild\n{pebble.log_tails()}"
+    preview = deployment.preview("preview with no change (issuer: swarm)", expect_no_changes=True)
+    assert not {op: n for op, n in (preview.change_summary or {}).items() if op != "same" and n}, preview.stdout[-3000:]
+    deployment.destroy("destroy")
+    for host in deployment.harness:
+        assert host.docker("ps", "-q") == "", f"{host.hostname} still runs containers"
+    say(request.config, "[e2e-acme] figures: " + json.dumps(FIGURES))
+    if os.environ.get("HA_FIGURES_FILE"):
+        Path(os.environ["HA_FIGURES_FILE"]).write_text(json.dumps(FIGURES, indent=2) + "\n")
