@@ -3,7 +3,10 @@ one stack on its own test hosts (3 managers, 1 worker), pebble as the CA, in fil
 
 1. up: the issuer (one task, on some manager) orders each routed name ONCE (pebble's "Added order"
    lines are counted), and every manager's Traefik serves the same certificate for it; the
-   certificates' keys are in no state file and no CLI output.
+   certificates' keys are in no state file and no CLI output. No task of the mode but the two
+   proxies holds the Docker socket: from where each serving Traefik stands, docker-api-proxy
+   passes GET on /configs and refuses writes, and the issuer's proxy cannot be reached; from where
+   the issuer stands, its proxy passes the configs and refuses everything else.
 2. The issuer's manager daemon is stopped while a loop of HTTPS requests runs against the other
    managers: no request fails; a new issuer starts on another manager from the replicated store
    (no new order for the names it has); a name added then (a service created by hand on a
@@ -40,6 +43,7 @@ from tests.e2e.conftest import KEEP, say, started
 from tests.e2e.deployment import DOMAIN, HOSTS, PREFIX, Deployment, host_specs
 from tests.e2e.pebble import Pebble
 from tests.e2e.test_https import outbound_nat
+from tests.e2e.test_socket_proxy import task_container
 from tests.e2e.toolchain import Toolchain
 from tests.support.cluster import wait_for
 from tests.support.hosts import Harness, Host
@@ -253,6 +257,58 @@ def test_each_name_is_ordered_once_and_served_by_traefik_on_every_manager(
         text = path.read_text(errors="replace")
         assert not [n for n in needles if n in text], f"a certificate key is readable in {path}"
     assert not [n for n in needles if any(n in line for line in deployment.outputs)]
+
+
+def in_task(host: Host, service: str, *curl: str) -> subprocess.CompletedProcess:
+    """curl in the network namespace of SERVICE's task on HOST: what that task can reach."""
+    pid = host.docker("inspect", "--format", "{{.State.Pid}}", task_container(host, service))
+    return host.exec(["nsenter", f"--target={pid}", "--net", "curl", "--noproxy", "*", "-sS", "--max-time", "10", *curl], timeout=30)
+
+
+def status_from(host: Host, service: str, method: str, url: str, *extra: str) -> int:
+    res = in_task(host, service, "-o", "/dev/null", "-w", "%{http_code}", "-X", method, *extra, url)
+    assert res.returncode == 0, f"{method} {url} from {service} on {host.hostname}: curl exited {res.returncode}: {res.stderr.strip()}"
+    return int(res.stdout)
+
+
+def task_address(host: Host, service: str, network: str) -> str:
+    fmt = f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}'
+    return host.docker("inspect", "--format", fmt, task_container(host, service))
+
+
+def test_no_task_holds_the_socket_and_each_reaches_only_its_proxy(deployment: Deployment) -> None:
+    first = deployment.first
+    for service in ("traefik", ISSUER):
+        spec = json.loads(first.docker("service", "inspect", service))[0]["Spec"]["TaskTemplate"]["ContainerSpec"]
+        assert not [m for m in spec.get("Mounts") or [] if "docker.sock" in m.get("Source", "")], f"{service} mounts the socket"
+    network = json.loads(first.docker("network", "inspect", "docker-api-issuer"))[0]
+    assert (network["Driver"], network["Internal"], network["Attachable"]) == ("overlay", True, False)
+    configs = store_configs(first)
+    config_id = first.docker("config", "inspect", "--format", "{{.ID}}", configs[-1])
+    create = ["-H", "Content-Type: application/json", "--data", json.dumps({"Name": "intruder", "Data": base64.b64encode(b"x").decode()})]
+    for host in managers(deployment):
+        read_only = f"http://{task_address(host, 'docker-api-proxy', 'docker-api')}:2375"
+        assert status_from(host, "traefik", "GET", f"{read_only}/v1.41/configs") == 200
+        assert status_from(host, "traefik", "GET", f"{read_only}/v1.41/configs/{config_id}") == 200
+        assert status_from(host, "traefik", "POST", f"{read_only}/v1.41/configs/create", *create) == 403
+        assert status_from(host, "traefik", "DELETE", f"{read_only}/v1.41/configs/{config_id}") == 403
+        assert status_from(host, "traefik", "GET", f"{read_only}/v1.41/secrets") == 403
+        # The issuer's proxy is on a network the serving Traefik is not on: nothing answers.
+        writer = f"http://{task_address(host, 'docker-api-issuer-proxy', 'docker-api-issuer')}:2375"
+        res = in_task(host, "traefik", "-o", "/dev/null", "--max-time", "5", f"{writer}/_ping")
+        assert res.returncode != 0, f"Traefik on {host.hostname} reaches the issuer's proxy"
+    assert first.docker("config", "ls", "-q", "--filter", "name=intruder") == "", "a config was created"
+    assert store_configs(first) == configs
+    (issuer_node,) = running_on(first, ISSUER)
+    issuer_host = next(h for h in managers(deployment) if h.hostname == issuer_node)
+    writer = f"http://{task_address(issuer_host, 'docker-api-issuer-proxy', 'docker-api-issuer')}:2375"
+    assert status_from(issuer_host, ISSUER, "GET", f"{writer}/v1.41/configs") == 200
+    service_spec = ["-H", "Content-Type: application/json", "--data", json.dumps({"Name": "intruder", "TaskTemplate": {"ContainerSpec": {"Image": "x"}}})]
+    assert status_from(issuer_host, ISSUER, "POST", f"{writer}/v1.41/services/create", *service_spec) == 403
+    assert status_from(issuer_host, ISSUER, "GET", f"{writer}/v1.41/services") == 403
+    assert status_from(issuer_host, ISSUER, "GET", f"{writer}/v1.41/secrets") == 403
+    assert status_from(issuer_host, ISSUER, "POST", f"{writer}/v1.41/containers/create", "-H", "Content-Type: application/json", "--data", "{}") == 403
+    assert first.docker("service", "ls", "-q", "--filter", "name=intruder") == "", "a service was created"
 
 
 def test_https_survives_the_loss_of_the_issuer_and_a_new_issuer_orders_a_new_name(
