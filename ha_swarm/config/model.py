@@ -31,7 +31,7 @@ ACME_CHALLENGES = ("tls", "http")
 # `swarm`, one issuer at a time on any manager, its store replicated, Traefik on every manager.
 ACME_ISSUERS = ("node", "swarm")
 # The image of traefik.acme.issuer: swarm (Traefik and toolchain/traefik-acme, built by toolchain/build.sh --only traefik,acme).
-DEFAULT_ACME_IMAGE = "ha-swarm/traefik-acme:v3.6.12-2"
+DEFAULT_ACME_IMAGE = "ha-swarm/traefik-acme:v3.6.12-3"
 
 DEFAULT_TRAEFIK_IMAGE = "traefik:v3.6.1"
 # The filtering proxy between Traefik (and the visualizer) and the Docker API: an established image
@@ -114,6 +114,10 @@ class AcmeSettings:
     # Out of the repr (which the verify step's trigger hashes): stacks of the single-Traefik mode keep theirs.
     issuer: str = field(default="node", repr=False)  # node or swarm (ACME_ISSUERS)
     image: str = field(default=DEFAULT_ACME_IMAGE, repr=False)  # the issuer/serving image with issuer: swarm
+    # Traefik's certificatesDuration, in hours: how long the CA's certificates last, from which Traefik
+    # derives when to renew (30 days before expiry for 90-day certificates, 2 days for 6-day ones...).
+    # None: Traefik's own default (2160, Let's Encrypt's 90 days), and no flag at all.
+    certificates_duration: int | None = field(default=None, repr=False)
 
     @property
     def replicated(self) -> bool:

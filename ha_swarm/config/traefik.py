@@ -14,6 +14,7 @@ from ha_swarm.config.checks import (
     object_setting,
     only,
     text_field,
+    whole,
 )
 from ha_swarm.config.model import ACME_CHALLENGES, ACME_ISSUERS, DEFAULT_DASHBOARD_ALLOW_HTTP, NAMESPACE, PUBLISH_MODES, AcmeSettings, Certificate, TraefikSettings
 
@@ -21,7 +22,7 @@ TRAEFIK_KEYS = ("image", "publishMode", "encryptedNetwork", "dashboard", "acme",
 
 DASHBOARD_KEYS = ("users", "allowHttp")
 
-ACME_KEYS = ("email", "challenge", "staging", "caServer", "caBundle", "node", "issuer", "image")
+ACME_KEYS = ("email", "challenge", "staging", "caServer", "caBundle", "node", "issuer", "image", "certificatesDuration")
 
 CERTIFICATE_KEYS = ("cert", "key")
 
@@ -65,6 +66,9 @@ def parse_acme(raw: Any, managers: Sequence[str]) -> AcmeSettings:
             raise CONFIG.refuse("traefik.acme.caBundle", _pem_head(ca_bundle), "PEM text with one or more -----BEGIN CERTIFICATE----- blocks")
         ca_bundle = ca_bundle.strip() + "\n"
     image = image_reference(CONFIG, "traefik.acme.image", obj.get("image", AcmeSettings.image), f"an image reference such as {AcmeSettings.image}")
+    duration = obj.get("certificatesDuration")
+    # Hours, as Traefik takes it; at most ten years.
+    certificates_duration = None if duration is None else whole(CONFIG, "traefik.acme.certificatesDuration", duration, 1, 87600)
     if issuer == "swarm":
         if "node" in obj:
             raise CONFIG.refuse(
@@ -83,7 +87,10 @@ def parse_acme(raw: Any, managers: Sequence[str]) -> AcmeSettings:
     node = obj.get("node", managers[0] if managers else None)
     if not isinstance(node, str) or node not in managers:
         raise CONFIG.refuse("traefik.acme.node", node, f"the name of a manager, which keeps the ACME store: {', '.join(managers)}")
-    return AcmeSettings(email=email, challenge=challenge, staging=staging, ca_server=ca_server, ca_bundle=ca_bundle, node=node, issuer=issuer, image=image)
+    return AcmeSettings(
+        email=email, challenge=challenge, staging=staging, ca_server=ca_server, ca_bundle=ca_bundle, node=node, issuer=issuer, image=image,
+        certificates_duration=certificates_duration,
+    )  # fmt: skip
 
 
 def parse_certificates(raw: Any, secret: bool) -> tuple[Certificate, ...]:

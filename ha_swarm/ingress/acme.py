@@ -95,6 +95,8 @@ def issuer_traefik_args(network_name: str, acme: AcmeSettings, resolver: str, ca
         args.append(f"{prefix}.caserver={acme.directory}")
     if acme.ca_bundle is not None:
         args += [f"{prefix}.caCertificates={ca_file}", f"{prefix}.caSystemCertPool=true"]
+    if acme.certificates_duration is not None:
+        args.append(f"{prefix}.certificatesDuration={acme.certificates_duration}")
     return args
 
 

@@ -85,6 +85,8 @@ def acme_args(acme: AcmeSettings) -> list[str]:
         args.append(f"{prefix}.caserver={acme.directory}")
     if acme.ca_bundle is not None:
         args += [f"{prefix}.caCertificates={ACME_CA_FILE}", f"{prefix}.caSystemCertPool=true"]
+    if acme.certificates_duration is not None:
+        args.append(f"{prefix}.certificatesDuration={acme.certificates_duration}")
     if acme.challenge == "tls":
         args.append(f"{prefix}.tlschallenge=true")
     else:

@@ -12,8 +12,13 @@ one stack on its own test hosts (3 managers, 1 worker), pebble as the CA, in fil
    (no new order for the names it has); a name added then (a service created by hand on a
    surviving manager) is ordered once by the new issuer and served by the others; the stopped
    manager comes back and serves it too.
-3. destroy, then up on the same hosts: the certificates come back from the managers' copies of the
-   store (the traefik-acme volumes): no new order. destroy leaves no service and no container.
+3. A forced renewal while requests run against every manager for both names: `up` with
+   certificatesDuration 8760 makes pebble's 90-day certificates due (Traefik then renews 4 months
+   before expiry); the new issuer task renews each certificate of the store once, every manager
+   serves the new ones, no request fails, no serving Traefik is restarted.
+4. destroy, then up on the same hosts (Traefik's default renewal window again): the certificates
+   come back from the managers' copies of the store (the traefik-acme volumes): no new order.
+   destroy leaves no service and no container.
 
 The demo's backends are placed on the worker so that the request loop measures the HTTPS tier (a
 backend task on the stopped manager would fail requests until Traefik drops it: that is the
@@ -373,8 +378,74 @@ def test_https_survives_the_loss_of_the_issuer_and_a_new_issuer_orders_a_new_nam
     assert len(digests) == 1 and "" not in digests, digests
 
 
+def task_ids(host: Host, service: str) -> set[str]:
+    return set(host.docker("service", "ps", service, "--filter", "desired-state=running", "-q").split())
+
+
+def test_a_renewal_rotates_the_certificates_on_every_manager_without_a_failed_request(
+    request: pytest.FixtureRequest, deployment: Deployment, pebble: Pebble, roots: Path
+) -> None:
+    """A forced renewal: pebble's certificates last 90 days (its default) and Traefik renews what
+    expires within 30 days by default (certificatesDuration 2160 h); `up` with certificatesDuration
+    8760 (one year: renew 4 months before expiry) replaces the issuer's task, whose Traefik then finds
+    every certificate of the store due and renews it (Traefik's own renewal, `Renewing ACME
+    certificate`). Meanwhile requests run against every manager for both names; the serving Traefiks
+    are not restarted."""
+    first = deployment.first
+    old = {name: {h.hostname: served_certificate(deployment, h.address, name) for h in managers(deployment)} for name in NAMES}
+    for name, digests in old.items():
+        assert len(set(digests.values())) == 1 and "" not in digests.values(), f"{name} before the renewal: {digests}"
+    store = json.loads(first.exec(["sh", "-c", "cat \"$(docker volume inspect traefik-acme --format '{{.Mountpoint}}')/acme.json\""], check=True).stdout)
+    held = len(store["le"]["Certificates"])  # whoami0, whoami1 and the name added at the failover
+    serving = task_ids(first, "traefik")
+    before = orders(pebble)
+    loops = [RequestLoop(deployment, [h.address for h in managers(deployment)], roots, name) for name in NAMES]
+    for loop in loops:
+        loop.__enter__()
+    try:
+        time.sleep(5)
+        deployment.traefik_extra["acme"]["certificatesDuration"] = 8760
+        deployment.configure()
+        result = deployment.up("up with traefik.acme.certificatesDuration: 8760 (every certificate due)")
+        assert result.summary.result == "succeeded"
+        start = time.monotonic()
+
+        def renewed(host: Host, name: str) -> bool:
+            digest = served_certificate(deployment, host.address, name)
+            return digest not in ("", old[name][host.hostname])
+
+        try:
+            for name in NAMES:
+                for host in managers(deployment):
+                    wait_for(lambda h=host, n=name: renewed(h, n), 240, f"a renewed certificate for {name} on {host.hostname}")
+        except AssertionError as err:
+            raise AssertionError(f"{err}\n{logs(deployment, first, pebble)}") from None
+        figure(request, "renewal (up done -> renewed certificates on every manager), s", round(time.monotonic() - start, 1))
+        time.sleep(10)
+    finally:
+        for loop in loops:
+            loop.__exit__(None, None, None)
+    sent, failed = sum(loop.sent for loop in loops), [f for loop in loops for f in loop.failed]
+    figure(request, "requests during renewal (3 managers x 2 names): sent", sent)
+    figure(request, "requests during renewal: failed", len(failed))
+    assert sent > 100
+    assert failed == [], failed[:10]
+    for name in NAMES:
+        digests = {served_certificate(deployment, h.address, name) for h in managers(deployment)}
+        assert len(digests) == 1 and "" not in digests, f"{name}: not the same renewed certificate on every manager: {digests}"
+        res = https(deployment, first.address, roots, name, "-v", "-o", "/dev/null")
+        assert "Pebble Intermediate" in res.stderr, res.stderr[-1500:]
+    # Each certificate of the store renewed once, by the one issuer; the serving Traefiks kept their tasks.
+    assert orders(pebble) == before + held, f"{orders(pebble) - before} orders for the renewal of {held} certificates\n{pebble.log_tails()}"
+    assert service_logs(first, ISSUER).count("Renewing ACME certificate") >= held
+    assert task_ids(first, "traefik") == serving, "a serving Traefik was restarted"
+
+
 def test_destroy_then_up_on_the_same_hosts_orders_nothing_again(request: pytest.FixtureRequest, deployment: Deployment, pebble: Pebble, roots: Path) -> None:
     before = orders(pebble)
+    # Back to Traefik's renewal window (30 days before expiry): the renewed 90-day certificates are not due.
+    deployment.traefik_extra["acme"].pop("certificatesDuration", None)
+    deployment.configure()
     deployment.destroy("destroy (issuer: swarm)")
     for host in deployment.harness:
         assert host.info("{{.Swarm.LocalNodeState}}") == "inactive", host.hostname

@@ -129,6 +129,8 @@ def test_the_endpoints_name_every_manager_with_issuer_swarm_in_host_mode() -> No
         ({**ACME, "issuer": "raft"}, {}, ("traefik.acme.issuer", "'raft'", "one of node, swarm")),
         ({"email": "ops@example.test", "image": "x/y:1"}, {}, ("traefik.acme.image", "'x/y:1'", "only with issuer: swarm")),
         (ACME, {"certificates": "x"}, ("traefik.certificates",)),
+        ({**ACME, "certificatesDuration": 0}, {}, ("traefik.acme.certificatesDuration", "from 1 to 87600")),
+        ({**ACME, "certificatesDuration": "90d"}, {}, ("traefik.acme.certificatesDuration", "a whole number")),
     ],
 )
 def test_issuer_swarm_settings_that_cannot_work_are_refused_naming_the_key(acme: dict[str, Any], traefik: dict[str, Any], needles: tuple[str, ...]) -> None:
@@ -139,6 +141,18 @@ def test_issuer_swarm_takes_http_01_by_default() -> None:
     raw = base_config(lab=LAB31, traefik={"acme": {"email": "ops@example.test", "issuer": "swarm"}})
     acme = parse_settings(raw, []).traefik.acme
     assert acme is not None and acme.challenge == "http" and acme.replicated
+
+
+def test_certificates_duration_reaches_the_issuer_only_and_only_when_set() -> None:
+    """Traefik's certificatesDuration (hours) decides when it renews: the issuer's Traefik gets it;
+    the serving Traefiks order nothing and do not; without the setting no flag is added."""
+    flag = "--certificatesresolvers.le.acme.certificatesDuration="
+    p = program(acme={**ACME, "certificatesDuration": 160})
+    assert f"{flag}160" in container(p, ISSUER_SERVICE)["args"]
+    assert not [a for a in container(p, "traefik")["args"] if a.startswith(flag)]
+    assert not [a for a in container(program(), ISSUER_SERVICE)["args"] if a.startswith(flag)]
+    node = run_program(base_config(lab=LAB31, traefik={"acme": {"email": "ops@example.test", "certificatesDuration": 160}}))
+    assert f"{flag}160" in container(node, "traefik")["args"]
 
 
 def test_the_single_traefik_mode_declares_no_issuer_and_no_key() -> None:

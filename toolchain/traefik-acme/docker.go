@@ -68,6 +68,13 @@ func newDocker(endpoint string) (*docker, error) {
 	return &docker{client: &http.Client{Transport: transport, Timeout: 20 * time.Second}}, nil
 }
 
+// withTimeout: the same client with another limit for each call (the serving role's first read).
+func (d *docker) withTimeout(limit time.Duration) *docker {
+	c := *d.client
+	c.Timeout = limit
+	return &docker{client: &c}
+}
+
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 func (d *docker) call(method, path string, body, out any) error {

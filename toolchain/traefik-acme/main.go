@@ -38,6 +38,9 @@ import (
 
 var version = "dev"
 
+// firstRead: how long a serving task waits for the published store before its Traefik starts.
+const firstRead = 5 * time.Second
+
 func logf(format string, args ...any) { log.Printf("traefik-acme: "+format, args...) }
 
 type options struct {
@@ -271,6 +274,12 @@ func (st *serveState) sync(o options, d *docker, key []byte) {
 	switch {
 	case err != nil:
 		logf("serve: reading the published store: %v", err)
+		// The API cannot be read (yet): serve this node's copy meanwhile rather than no certificate.
+		if st.applied == "" {
+			if backup := readBackup(o.backup); backup != nil {
+				st.apply(o, backup, o.backup)
+			}
+		}
 	case p == nil:
 		// Nothing published yet: serve this node's copy meanwhile.
 		if st.applied == "" {
@@ -290,7 +299,11 @@ func runServe(o options, d *docker, key []byte) int {
 		logf("serve: %v", err)
 		return 1
 	}
-	st.sync(o, d, key)
+	// The first read gets a few seconds only: on a manager whose daemon has just restarted, the path
+	// to the API (the overlay, the proxies' tasks) may take a while to come back, and a Traefik that
+	// has not started fails its healthcheck (swarm replaces a task unhealthy three times in 30 s),
+	// so the task would never count as running. It starts with its node's copy of the store then.
+	st.sync(o, d.withTimeout(firstRead), key)
 	_, done, err := startTraefik(o)
 	if err != nil {
 		logf("serve: %v", err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeSwarm: the configs part of the Docker API, on loopback TCP (as the proxies are reached) or a unix socket.
@@ -156,6 +157,48 @@ func TestServingOnlyReadsTheAPIAndServesItsBackupUntilAStoreIsPublished(t *testi
 	}
 	if backup, _ := os.ReadFile(o.backup); string(backup) != string(storeWith("old.example", "new.example")) {
 		t.Fatal("the backup is not the published store")
+	}
+}
+
+func TestServingStartsFromItsBackupWhenTheAPIDoesNotAnswerInTime(t *testing.T) {
+	// A proxy that accepts and never answers: a restarted manager whose path to the API is not back.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}()
+	d, err := newDocker("tcp://" + ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	o := options{work: filepath.Join(dir, "work"), backup: filepath.Join(dir, "acme", "acme.json")}
+	if err := os.MkdirAll(filepath.Dir(o.backup), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(o.backup, storeWith("kept.example"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := &serveState{}
+	start := time.Now()
+	st.sync(o, d.withTimeout(200*time.Millisecond), make([]byte, 32))
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Fatalf("the first read took %s", elapsed)
+	}
+	if st.applied != sha(storeWith("kept.example")) {
+		t.Fatal("the node's copy is not served when the API does not answer")
+	}
+	if _, err := os.Stat(filepath.Join(o.work, "dynamic", "acme.yml")); err != nil {
+		t.Fatal(err)
 	}
 }
 
