@@ -369,8 +369,15 @@ def test_https_survives_the_loss_of_the_issuer_and_a_new_issuer_orders_a_new_nam
     except AssertionError as err:
         tasks = watcher.docker("service", "ps", "--no-trunc", "--format", "{{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}", "traefik", check=False)
         nodes = watcher.docker("node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}", check=False)
-        script = "docker ps -a --format '{{.Names}} {{.Status}}' 2>&1; docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Error}}' 2>&1"
+        script = (
+            "docker ps -a --format '{{.Names}} {{.Status}}' 2>&1; docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Error}}' 2>&1; "
+            "docker network ls --filter driver=overlay --format '{{.ID}} {{.Name}}' 2>&1; "
+            "docker network inspect --format '{{.Name}} {{range .IPAM.Config}}{{.Subnet}}{{end}} {{index .Options \"com.docker.network.driver.overlay.vxlanid_list\"}}' "
+            "$(docker network ls -q --filter driver=overlay) 2>&1; ls /var/run/docker/netns 2>&1; ip -d link show type vxlan 2>&1"
+        )
         local = lost.exec(["sh", "-c", script], timeout=60).stdout
+        daemon_log = (lost.dir / "dockerd.log").read_text(errors="replace").splitlines()
+        local += "\n".join(line for line in daemon_log if "vxlan" in line or "sandbox" in line)[-4000:]
         raise AssertionError(f"{err}\ntasks of traefik:\n{tasks}\nnodes:\n{nodes}\non {lost.hostname}:\n{local}\n{logs(deployment, watcher, pebble)[-4000:]}") from None
     wait_for(lambda: serves(deployment, lost.address, roots, NEW_NAME), 120, f"https://{NEW_NAME}/ through {lost.hostname}")
     figure(request, "stopped manager back -> serving the new name, s", round(time.monotonic() - lost_back, 1))
