@@ -182,7 +182,7 @@ bench-scale: toolchain venv
 # enough for toolchain/*/go.mod: GO=..., go on PATH or /usr/local/go/bin/go when one is, else Go
 # fetched once from the module proxy (toolchain/ensure_go.py, as toolchain/build.sh does).
 go-test:
-	@go=$$(python3 toolchain/ensure_go.py) && for d in toolchain/*-provider toolchain/whoami-lite toolchain/socket-proxy; do ls "$$d"/*_test.go >/dev/null 2>&1 || continue; \
+	@go=$$(python3 toolchain/ensure_go.py) && for d in toolchain/*-provider toolchain/whoami-lite toolchain/socket-proxy toolchain/traefik-acme; do ls "$$d"/*_test.go >/dev/null 2>&1 || continue; \
 	    echo "go test $$d"; (cd "$$d" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false "$$go" test -count=1 ./...) || exit 1; done
 
 # The no-change proof (tests/unit/test_no_change.py) compares the resources of three stacks with

@@ -64,7 +64,7 @@ def answering_nodes(nodes: Sequence[Node], traefik: TraefikSettings) -> list[Nod
     in host mode, the managers that run a Traefik (all of them, or the ACME store's one)."""
     if traefik.publish_mode == "ingress":
         return list(nodes)
-    if traefik.acme is not None:
+    if traefik.acme is not None and not traefik.acme.replicated:
         return [n for n in nodes if n.name == traefik.acme.node]
     return [n for n in nodes if n.role == "manager"]
 

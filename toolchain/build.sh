@@ -10,6 +10,7 @@
 #   toolchain/build.sh            build what is missing, then print the env (stdout)
 #   toolchain/build.sh --check    build nothing; exit 0 if nothing is left to build, else 1
 #   toolchain/build.sh --only pulumi,langhost,traefik   just these parts (and what they need)
+#   toolchain/build.sh --only traefik,acme   the image of traefik.acme.issuer: swarm
 #   toolchain/build.sh --retry    try again parts found unavailable within the last 24 h
 #
 #   eval "$(toolchain/build.sh)"   or   . "${HA_SWARM_CACHE:-$HOME/.cache/ha-swarm}/toolchain/env.sh"
@@ -23,7 +24,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SRC=$REPO/toolchain
 CACHE=${HA_SWARM_CACHE:-$HOME/.cache/ha-swarm}
 TC=$CACHE/toolchain
-ALL_PARTS=(pulumi langhost command docker libvirt traefik whoami socketproxy pebble)
+ALL_PARTS=(pulumi langhost command docker libvirt traefik whoami socketproxy pebble acme)
 NEGATIVE_TTL=$((24 * 3600))   # seconds an "unavailable" verdict is trusted before trying again
 
 # shellcheck source-path=SCRIPTDIR source=versions.env
@@ -496,6 +497,9 @@ build_pebble() {
     log "pebble: $(status_of pebble) in $(cat "$(st pebble seconds)") s"
 }
 
+# shellcheck source-path=SCRIPTDIR source=traefik-acme/part.sh
+. "$SRC/traefik-acme/part.sh"
+
 # -- run -----------------------------------------------------------------------------------------
 MISSING=0
 log "cache: $TC  (pins: pulumi $PULUMI_PIN, pulumi-command $COMMAND_PIN, pulumi-docker $DOCKER_PIN, pulumi-libvirt $LIBVIRT_PIN; $GOVERSION)"
@@ -533,6 +537,16 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
     pebble_bin=""; case $(status_of pebble) in built*) pebble_bin=$TC/bin/pebble ;; esac
     echo "export HA_SWARM_PEBBLE=$(q "$pebble_bin")"
     echo "export HA_SWARM_PEBBLE_CHALLTESTSRV=$(q "${pebble_bin:+$pebble_bin-challtestsrv}")"
+    echo "export HA_SWARM_ACME_IMAGE=$(q "$(image_field acme 1)")"
+    echo "export HA_SWARM_ACME_TAR=$(q "$(image_field acme 2)")"
+    # Lines of parts this script does not know (another branch's build.sh, sharing the cache): kept.
+    if [ -f "$TC/env.sh" ]; then
+        written=" HA_SWARM_TOOLCHAIN HA_SWARM_TOOLCHAIN_MISSING HA_SWARM_PULUMI_VERSION HA_SWARM_TRAEFIK_IMAGE HA_SWARM_TRAEFIK_TAR HA_SWARM_WHOAMI_IMAGE HA_SWARM_WHOAMI_TAR HA_SWARM_SOCKET_PROXY_IMAGE HA_SWARM_SOCKET_PROXY_TAR HA_SWARM_PEBBLE HA_SWARM_PEBBLE_CHALLTESTSRV HA_SWARM_ACME_IMAGE HA_SWARM_ACME_TAR "
+        while IFS= read -r line; do
+            name=${line#export }; name=${name%%=*}
+            case $line in "export HA_SWARM_"*) case $written in *" $name "*) ;; *) printf '%s\n' "$line" ;; esac ;; esac
+        done <"$TC/env.sh"
+    fi
 } >"$TC/env.sh.tmp"
 mv -f "$TC/env.sh.tmp" "$TC/env.sh"
 

@@ -27,6 +27,11 @@ DOCKER_SOURCES = ("distro", "docker")
 PUBLISH_MODES = ("ingress", "host")
 NETWORK_MODES = ("nat", "isolated")
 ACME_CHALLENGES = ("tls", "http")
+# traefik.acme.issuer: `node`, one Traefik next to its store on one manager (the single-Traefik mode);
+# `swarm`, one issuer at a time on any manager, its store replicated, Traefik on every manager.
+ACME_ISSUERS = ("node", "swarm")
+# The image of traefik.acme.issuer: swarm (Traefik and toolchain/traefik-acme, built by toolchain/build.sh --only traefik,acme).
+DEFAULT_ACME_IMAGE = "ha-swarm/traefik-acme:v3.6.12-3"
 
 DEFAULT_TRAEFIK_IMAGE = "traefik:v3.6.1"
 # The filtering proxy between Traefik (and the visualizer) and the Docker API: an established image
@@ -106,6 +111,18 @@ class AcmeSettings:
     ca_server: str | None = None  # the ACME directory; None: Let's Encrypt (staging when staging is true)
     ca_bundle: str | None = None  # PEM of the CA that signed the ACME server's own HTTPS certificate
     node: str  # the manager that holds the ACME store (labelled ha-swarm.traefik-acme=true); default: the first manager
+    # Out of the repr (which the verify step's trigger hashes): stacks of the single-Traefik mode keep theirs.
+    issuer: str = field(default="node", repr=False)  # node or swarm (ACME_ISSUERS)
+    image: str = field(default=DEFAULT_ACME_IMAGE, repr=False)  # the issuer/serving image with issuer: swarm
+    # Traefik's certificatesDuration, in hours: how long the CA's certificates last, from which Traefik
+    # derives when to renew (30 days before expiry for 90-day certificates, 2 days for 6-day ones...).
+    # None: Traefik's own default (2160, Let's Encrypt's 90 days), and no flag at all.
+    certificates_duration: int | None = field(default=None, repr=False)
+
+    @property
+    def replicated(self) -> bool:
+        """issuer: swarm: one issuer at a time, its store replicated through the swarm, Traefik on every manager."""
+        return self.issuer == "swarm"
 
     @property
     def directory(self) -> str | None:
@@ -142,8 +159,11 @@ class TraefikSettings:
     @property
     def global_on_managers(self) -> bool:
         """One Traefik on every manager: with the user's certificates (swarm secrets, replicated by
-        Raft) or with port 80 published in host mode. ACME keeps one Traefik next to its store."""
-        return self.acme is None and (bool(self.certificates) or self.publish_mode == "host")
+        Raft) or with port 80 published in host mode, and with ACME's replicated store (issuer: swarm).
+        ACME with issuer: node keeps one Traefik next to its store."""
+        if self.acme is not None:
+            return self.acme.replicated
+        return bool(self.certificates) or self.publish_mode == "host"
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,15 @@ from ha_swarm.config.checks import (
     object_setting,
     only,
     text_field,
+    whole,
 )
-from ha_swarm.config.model import ACME_CHALLENGES, DEFAULT_DASHBOARD_ALLOW_HTTP, NAMESPACE, PUBLISH_MODES, AcmeSettings, Certificate, TraefikSettings
+from ha_swarm.config.model import ACME_CHALLENGES, ACME_ISSUERS, DEFAULT_DASHBOARD_ALLOW_HTTP, NAMESPACE, PUBLISH_MODES, AcmeSettings, Certificate, TraefikSettings
 
 TRAEFIK_KEYS = ("image", "publishMode", "encryptedNetwork", "dashboard", "acme", "redirectHttps", "certificates", "socketProxyImage")
 
 DASHBOARD_KEYS = ("users", "allowHttp")
 
-ACME_KEYS = ("email", "challenge", "staging", "caServer", "caBundle", "node")
+ACME_KEYS = ("email", "challenge", "staging", "caServer", "caBundle", "node", "issuer", "image", "certificatesDuration")
 
 CERTIFICATE_KEYS = ("cert", "key")
 
@@ -40,12 +41,14 @@ def _pem_head(value: Any) -> Any:
 def parse_acme(raw: Any, managers: Sequence[str]) -> AcmeSettings:
     obj = object_setting("traefik.acme", raw)
     only(CONFIG, "traefik.acme", obj, ACME_KEYS)
+    why = " (node: one Traefik next to its store; swarm: one issuer at a time, Traefik on every manager)"
+    issuer = choice(CONFIG, "traefik.acme.issuer", obj.get("issuer", AcmeSettings.issuer), ACME_ISSUERS, why)
+    # With issuer: swarm, HTTP-01 is the one challenge that can reach the issuer (see below).
+    default_challenge = "http" if issuer == "swarm" else AcmeSettings.challenge
+    challenge = choice(CONFIG, "traefik.acme.challenge", obj.get("challenge", default_challenge), ACME_CHALLENGES, " (TLS-ALPN-01 on port 443, or HTTP-01 on port 80)")
     email = text_field(obj, "email", "traefik.acme.email")
     if email is None or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise CONFIG.refuse("traefik.acme.email", email, "an e-mail address for the ACME account (Let's Encrypt writes to it about expiring certificates)")
-    challenge = choice(
-        CONFIG, "traefik.acme.challenge", obj.get("challenge", AcmeSettings.challenge), ACME_CHALLENGES, " (TLS-ALPN-01 on port 443, or HTTP-01 on port 80)"
-    )
     staging = bool_field(obj, "staging", "traefik.acme.staging", AcmeSettings.staging)
     ca_server = text_field(obj, "caServer", "traefik.acme.caServer")
     if ca_server is not None:
@@ -62,10 +65,32 @@ def parse_acme(raw: Any, managers: Sequence[str]) -> AcmeSettings:
         if not isinstance(ca_bundle, str) or not _PEM_CERTIFICATE.search(ca_bundle):
             raise CONFIG.refuse("traefik.acme.caBundle", _pem_head(ca_bundle), "PEM text with one or more -----BEGIN CERTIFICATE----- blocks")
         ca_bundle = ca_bundle.strip() + "\n"
+    image = image_reference(CONFIG, "traefik.acme.image", obj.get("image", AcmeSettings.image), f"an image reference such as {AcmeSettings.image}")
+    duration = obj.get("certificatesDuration")
+    # Hours, as Traefik takes it; at most ten years.
+    certificates_duration = None if duration is None else whole(CONFIG, "traefik.acme.certificatesDuration", duration, 1, 87600)
+    if issuer == "swarm":
+        if "node" in obj:
+            raise CONFIG.refuse(
+                "traefik.acme.node",
+                obj["node"],
+                "no node with issuer: swarm (the issuer moves between managers; a store left on a manager's traefik-acme volume is published from there by itself)",
+            )
+        if challenge == "tls":
+            raise CONFIG.refuse(
+                "traefik.acme.challenge",
+                challenge,
+                "http with issuer: swarm (TLS-ALPN-01 must reach the issuer on 443, but every manager's Traefik terminates TLS there itself)",
+            )
+    elif "image" in obj:
+        raise CONFIG.refuse("traefik.acme.image", image, "an image only with issuer: swarm (issuer: node runs traefik.image)")
     node = obj.get("node", managers[0] if managers else None)
     if not isinstance(node, str) or node not in managers:
         raise CONFIG.refuse("traefik.acme.node", node, f"the name of a manager, which keeps the ACME store: {', '.join(managers)}")
-    return AcmeSettings(email=email, challenge=challenge, staging=staging, ca_server=ca_server, ca_bundle=ca_bundle, node=node)
+    return AcmeSettings(
+        email=email, challenge=challenge, staging=staging, ca_server=ca_server, ca_bundle=ca_bundle, node=node, issuer=issuer, image=image,
+        certificates_duration=certificates_duration,
+    )  # fmt: skip
 
 
 def parse_certificates(raw: Any, secret: bool) -> tuple[Certificate, ...]:
@@ -120,6 +145,10 @@ def parse_traefik(raw: Any, managers: Sequence[str] = ("manager-1",), secret: bo
             raise CONFIG.refuse(f"traefik.dashboard.users[{i}]", "<hidden>", "a bcrypt htpasswd line user:$2y$... (htpasswd -nbB user password)")
     acme = parse_acme(obj["acme"], managers) if obj.get("acme") is not None else None
     certificates = parse_certificates(obj.get("certificates"), secret)
+    if acme is not None and acme.replicated and certificates:
+        raise CONFIG.refuse(
+            "traefik.acme.issuer", acme.issuer, "node when traefik.certificates are given too (certificates of your own beside a replicated ACME store: not yet)"
+        )
     if users_raw and acme is None and not certificates and not bool_field(dashboard, "allowHttp", "traefik.dashboard.allowHttp", DEFAULT_DASHBOARD_ALLOW_HTTP):
         # Basic authentication over plain HTTP sends the password in clear at every request.
         raise CONFIG.refuse(

@@ -11,8 +11,9 @@ import pulumi
 import pulumi_docker as docker
 
 from ha_swarm.config.model import TraefikSettings
+from ha_swarm.ingress.acme import AcmeKey, AcmeKeyArgs
 from ha_swarm.ingress.docker_access import docker_provider
-from ha_swarm.ingress.docker_api import DockerApiProxy, DockerApiProxyArgs
+from ha_swarm.ingress.docker_api import ISSUER_API_NETWORK, ISSUER_API_PROXY, ISSUER_SECTIONS, ISSUER_WRITES, READ_SECTIONS, DockerApiProxy, DockerApiProxyArgs
 from ha_swarm.ingress.traefik import Traefik, TraefikArgs
 from ha_swarm.nodes.node import Node
 
@@ -43,11 +44,40 @@ class Ingress(pulumi.ComponentResource):
             options={"encrypted": "true"} if settings.encrypted_network else None,
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=formed),
         )
+        acme = settings.acme
+        replicated = acme is not None and acme.replicated
         self.docker_api = DockerApiProxy(
             "docker-api-access",
-            DockerApiProxyArgs(image=settings.socket_proxy_image, encrypted=settings.encrypted_network, provider=self.provider, depends_on=formed),
+            DockerApiProxyArgs(
+                image=settings.socket_proxy_image,
+                # traefik.acme.issuer: swarm: the serving Traefiks read the replicated store's configs (GET only).
+                sections=(*READ_SECTIONS, "CONFIGS") if replicated else READ_SECTIONS,
+                encrypted=settings.encrypted_network,
+                provider=self.provider,
+                depends_on=formed,
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # traefik.acme.issuer: swarm: the key that seals the replicated ACME store, made on the manager,
+        # and the issuer's own proxy (configs: list, inspect, create, delete), on a network only the issuer joins.
+        self.acme_key: AcmeKey | None = None
+        self.issuer_api: DockerApiProxy | None = None
+        if replicated:
+            self.acme_key = AcmeKey("acme-store", AcmeKeyArgs(manager=args.manager, depends_on=formed), opts=pulumi.ResourceOptions(parent=self))
+            self.issuer_api = DockerApiProxy(
+                "docker-api-issuer-access",
+                DockerApiProxyArgs(
+                    image=settings.socket_proxy_image,
+                    network_name=ISSUER_API_NETWORK,
+                    service_name=ISSUER_API_PROXY,
+                    sections=ISSUER_SECTIONS,
+                    writes=ISSUER_WRITES,
+                    encrypted=settings.encrypted_network,
+                    provider=self.provider,
+                    depends_on=formed,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.traefik = Traefik(
             "traefik",
             TraefikArgs(
@@ -58,7 +88,9 @@ class Ingress(pulumi.ComponentResource):
                 docker_api_network=self.docker_api.network,
                 docker_endpoint=self.docker_api.endpoint,
                 provider=self.provider,
-                depends_on=[*formed, self.network, self.docker_api.service],
+                depends_on=[*formed, self.network, self.docker_api.service, *([self.acme_key] if self.acme_key else [])],
+                acme_key_id=self.acme_key.secret_id if self.acme_key else None,
+                issuer_api=self.issuer_api,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

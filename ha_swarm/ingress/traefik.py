@@ -5,9 +5,10 @@ Where it runs:
 - with ACME (Let's Encrypt): ONE Traefik, on the manager labelled ha-swarm.traefik-acme=true,
   next to the named volume that holds its ACME store (Traefik's ACME store is a file that one
   instance owns; a rescheduled task on the same node finds its certificates again);
-- with certificates of the user's own (swarm secrets, replicated by the managers' Raft log), or
-  when ports are published in host mode: one Traefik on EVERY manager, so that any one of them
-  may be lost;
+- with certificates of the user's own (swarm secrets, replicated by the managers' Raft log), with
+  ACME's replicated store (traefik.acme.issuer: swarm, ha_swarm/ingress/acme.py: one issuer at a
+  time beside them), or when ports are published in host mode: one Traefik on EVERY manager, so
+  that any one of them may be lost;
 - otherwise one Traefik behind the routing mesh.
 
 Traefik faces the internet: it holds no Docker socket. Its swarm provider reads the API through
@@ -28,7 +29,8 @@ import yaml
 
 from ha_swarm.apps.compose.deploy import RESTART_DEFAULTS
 from ha_swarm.config.model import AcmeSettings, Certificate, TraefikSettings
-from ha_swarm.ingress.docker_api import DOCKER_API_ENDPOINT
+from ha_swarm.ingress.acme import AcmeIssuer, AcmeIssuerArgs, key_secret, serve_command, serve_file_provider, task_mounts
+from ha_swarm.ingress.docker_api import DOCKER_API_ENDPOINT, DockerApiProxy
 from ha_swarm.nodes.topology import ACME_STORE_LABEL
 
 TRAEFIK_SERVICE = "traefik"
@@ -66,7 +68,10 @@ def traefik_args(network_name: str, settings: TraefikSettings | None = None, end
             "--entrypoints.web.http.redirections.entrypoint.scheme=https",
             "--entrypoints.web.http.redirections.entrypoint.permanent=true",
         ]
-    if settings.acme is not None:
+    if settings.acme is not None and settings.acme.replicated:
+        # The certificates of the replicated store, written for the file provider by the image's `serve` role.
+        args += serve_file_provider(settings.redirect_https)
+    elif settings.acme is not None:
         args += acme_args(settings.acme)
     if settings.certificates:
         args += [f"--providers.file.filename={TLS_FILE}"]
@@ -80,6 +85,8 @@ def acme_args(acme: AcmeSettings) -> list[str]:
         args.append(f"{prefix}.caserver={acme.directory}")
     if acme.ca_bundle is not None:
         args += [f"{prefix}.caCertificates={ACME_CA_FILE}", f"{prefix}.caSystemCertPool=true"]
+    if acme.certificates_duration is not None:
+        args.append(f"{prefix}.certificatesDuration={acme.certificates_duration}")
     if acme.challenge == "tls":
         args.append(f"{prefix}.tlschallenge=true")
     else:
@@ -116,7 +123,7 @@ def traefik_mode(settings: TraefikSettings) -> docker.ServiceModeArgs:
 
 def placement(settings: TraefikSettings) -> list[str]:
     constraints = ["node.role == manager"]
-    if settings.acme is not None:
+    if settings.acme is not None and not settings.acme.replicated:
         constraints.append(f"node.labels.{ACME_STORE_LABEL} == true")
     return constraints
 
@@ -206,7 +213,9 @@ class TraefikArgs:
     docker_api_network: docker.Network  # the overlay of the Docker API proxy
     docker_endpoint: str  # tcp://docker-api-proxy:2375
     provider: docker.Provider
-    depends_on: Sequence[pulumi.Resource]  # the formed swarm, the networks, the proxy
+    depends_on: Sequence[pulumi.Resource]  # the formed swarm, the networks, the proxy (and the ACME key)
+    acme_key_id: pulumi.Input[str] | None = None  # traefik.acme.issuer: swarm: the sealing key's swarm secret (AcmeKey)
+    issuer_api: DockerApiProxy | None = None  # traefik.acme.issuer: swarm: the issuer's own proxy (configs written)
 
 
 class Traefik(pulumi.ComponentResource):
@@ -224,8 +233,17 @@ class Traefik(pulumi.ComponentResource):
             TlsMaterialArgs(certificates=settings.certificates, acme_ca_bundle=acme_ca, provider=provider, depends_on=depends_on),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        mounts = []  # no Docker socket: the API through the proxy
-        if settings.acme is not None:
+        mounts: list[docker.ServiceTaskSpecContainerSpecMountArgs] = []  # no Docker socket: the API through the proxy
+        image, command = settings.image, [*traefik_args(network_name, settings, args.docker_endpoint), *dashboard_args(settings.dashboard_users)]
+        secrets = tls.secrets
+        replicated = settings.acme is not None and settings.acme.replicated
+        if settings.acme is not None and replicated:
+            if args.acme_key_id is None or args.issuer_api is None:
+                raise ValueError("traefik.acme.issuer: swarm needs the sealing key and the issuer's proxy (TraefikArgs.acme_key_id, issuer_api)")
+            # The serving role reads the store's configs through the read-only proxy; it writes nothing to the API.
+            image, command, mounts = settings.acme.image, serve_command(command, args.docker_endpoint), task_mounts(store_read_only=False)
+            secrets = [*secrets, key_secret(args.acme_key_id)]
+        elif settings.acme is not None:
             mounts.append(docker.ServiceTaskSpecContainerSpecMountArgs(type="volume", source=ACME_STORE_VOLUME, target=ACME_DIR))
         self.service = docker.Service(
             "traefik",
@@ -234,10 +252,10 @@ class Traefik(pulumi.ComponentResource):
             mode=traefik_mode(settings),
             task_spec=docker.ServiceTaskSpecArgs(
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
-                    image=settings.image,
-                    args=[*traefik_args(network_name, settings, args.docker_endpoint), *dashboard_args(settings.dashboard_users)],
+                    image=image,
+                    args=command,
                     mounts=mounts or None,
-                    secrets=tls.secrets or None,
+                    secrets=secrets or None,
                     configs=tls.configs or None,
                     healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
                         tests=["CMD", "traefik", "healthcheck", "--ping"], interval="10s", timeout="5s", retries=3
@@ -261,4 +279,25 @@ class Traefik(pulumi.ComponentResource):
             update_config=docker.ServiceUpdateConfigArgs(parallelism=1, delay="5s", order="stop-first", failure_action="rollback"),
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*depends_on, tls], **SERVICE_REPLACEMENT),
         )
+        self.issuer: AcmeIssuer | None = None
+        if settings.acme is not None and replicated and args.acme_key_id is not None and args.issuer_api is not None:
+            self.issuer = AcmeIssuer(
+                "acme-issuer",
+                AcmeIssuerArgs(
+                    acme=settings.acme,
+                    resolver=RESOLVER,
+                    key_secret_id=args.acme_key_id,
+                    ca_configs=tls.configs,
+                    ca_file=ACME_CA_FILE,
+                    network=network,
+                    network_name=network_name,
+                    read_network=args.docker_api_network,
+                    read_endpoint=args.docker_endpoint,
+                    write_network=args.issuer_api.network,
+                    write_endpoint=args.issuer_api.endpoint,
+                    provider=provider,
+                    depends_on=[*depends_on, tls, self.service, args.issuer_api.service],
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.register_outputs({"service": self.service.name})

@@ -47,7 +47,7 @@ def topology(settings: Settings) -> Topology:
     return Topology(
         nodes=settings.nodes,
         first_manager=first,
-        acme_node=acme.node if acme is not None else None,
+        acme_node=acme.node if acme is not None and not acme.replicated else None,
         nfs_server=first if settings.storage.nfs else None,
         nfs_export=settings.storage.export,
         user_labels=settings.node_labels,

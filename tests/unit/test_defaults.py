@@ -237,6 +237,8 @@ OTHER_VALUES: dict[str, Any] = {
     "traefik.redirectHttps": False,
     "traefik.acme.challenge": "http",
     "traefik.acme.staging": True,
+    "traefik.acme.issuer": "swarm",
+    "traefik.acme.image": "registry.example.com/traefik-acme:v1",
     "storage.nfs": True,
     "storage.export": "/srv/data",
     "swarm.autolock": True,

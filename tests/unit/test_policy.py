@@ -98,8 +98,10 @@ def test_the_pack_has_the_six_mandatory_rules() -> None:
         base_config(lab={**base_config()["lab"], "managers": 3, "workers": 2}, swarm={"autolock": True, "rotateTokens": 1}),
         base_config(traefik={"dashboard": {"users": [BCRYPT_LINE], "allowHttp": True}, "publishMode": "host"}),
         base_config(stacks=["stacks/demo.yml", "stacks/visualizer.yml"], stackVariables={"VISUALIZER_USERS": BCRYPT_LINE}),
+        base_config(lab={**base_config()["lab"], "managers": 3, "workers": 1}, traefik={"acme": {"email": "ops@example.test"}}),
+        base_config(lab={**base_config()["lab"], "managers": 3, "workers": 1}, traefik={"acme": {"email": "ops@example.test", "issuer": "swarm"}}),
     ],
-    ids=["dev-stack", "three-managers-autolock-rotation", "dashboard", "visualizer"],
+    ids=["dev-stack", "three-managers-autolock-rotation", "dashboard", "visualizer", "acme-issuer-node", "acme-issuer-swarm"],
 )
 def test_the_program_itself_passes_every_rule(config: dict[str, Any]) -> None:
     p: Program = run_program(config, secret=("traefik",) if "traefik" in config else ())

@@ -114,3 +114,57 @@ func TestTheHandlerForwardsAllowedRequestsToTheSocketAndRefusesTheRest(t *testin
 	default:
 	}
 }
+
+// The read-only proxy with traefik.acme.issuer: swarm: the serving Traefiks read the store's configs.
+func servingEnv(name string) string {
+	if name == "CONFIGS" {
+		return "1"
+	}
+	return traefikEnv(name)
+}
+
+// issuerEnv is the issuer's own proxy (ISSUER_SECTIONS, ISSUER_WRITES in ha_swarm/ingress/docker_api.py).
+func issuerEnv(name string) string {
+	return map[string]string{"PING": "1", "VERSION": "1", "CONFIGS": "1", "POST": "1", "DELETE": "1", "PUT": "0", "PATCH": "0", "EVENTS": "0",
+		"SERVICES": "0", "TASKS": "0", "NODES": "0", "NETWORKS": "0", "SECRETS": "0", "CONTAINERS": "0"}[name]
+}
+
+func TestTheServingProxyReadsConfigsAndWritesNothing(t *testing.T) {
+	p := PolicyFromEnv(servingEnv)
+	for _, path := range []string{"/v1.51/configs", "/configs?filters=%7B%7D", "/v1.51/configs/abc", "/v1.51/services"} {
+		if why := p.Refuse("GET", strings.SplitN(path, "?", 2)[0]); why != "" {
+			t.Errorf("GET %s refused (%s)", path, why)
+		}
+	}
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/v1.51/configs/create"}, {"DELETE", "/v1.51/configs/abc"}, {"POST", "/v1.51/configs/abc/update"},
+		{"GET", "/v1.51/secrets"}, {"POST", "/v1.51/services/create"}, {"GET", "/v1.51/containers/json"},
+	} {
+		if p.Refuse(c.method, c.path) == "" {
+			t.Errorf("%s %s allowed, want it refused", c.method, c.path)
+		}
+	}
+}
+
+func TestTheIssuerProxyWritesConfigsOnly(t *testing.T) {
+	p := PolicyFromEnv(issuerEnv)
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/v1.51/configs"}, {"GET", "/v1.51/configs/abc"}, {"POST", "/v1.51/configs/create"}, {"DELETE", "/v1.51/configs/abc"},
+		{"HEAD", "/_ping"},
+	} {
+		if why := p.Refuse(c.method, c.path); why != "" {
+			t.Errorf("%s %s refused (%s), want it allowed", c.method, c.path, why)
+		}
+	}
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/v1.51/services/create"}, {"POST", "/v1.51/services/abc/update"}, {"DELETE", "/v1.51/services/abc"},
+		{"POST", "/v1.51/containers/create"}, {"POST", "/v1.51/secrets/create"}, {"GET", "/v1.51/secrets"},
+		{"DELETE", "/v1.51/secrets/abc"}, {"GET", "/v1.51/services"}, {"GET", "/v1.51/tasks"}, {"GET", "/v1.51/events"},
+		{"PUT", "/v1.51/configs/abc"}, {"PATCH", "/v1.51/configs/abc"}, {"POST", "/v1.51/swarm/update"},
+		{"POST", "/configs/../services/create"}, {"GET", "/v1.51/configsX"}, {"POST", "/v1.51/nodes/abc/update"},
+	} {
+		if p.Refuse(c.method, c.path) == "" {
+			t.Errorf("%s %s allowed, want it refused", c.method, c.path)
+		}
+	}
+}

@@ -1,0 +1,110 @@
+"""Issue 18, migration: a stack in today's single-Traefik ACME mode (`traefik.acme.issuer: node`)
+moves to `issuer: swarm` without a new order, by the documented procedure (docs/https-ha.md,
+Migration): the other managers drained for the `up` that switches, so that the first issuer task
+lands on the old ACME manager and starts from its `acme.json`. Then the other managers serve the
+very same certificates. pebble as the CA; 3 managers, 1 worker, on hosts of their own, e.g.:
+    HE_PREFIX=ha- HE_SUBNET=10.231.94 HE_HOSTS_DIR=/tmp/ha-hosts python -m pytest -q tests/e2e/test_https_ha_migration.py
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import KEEP, say, started
+from tests.e2e.deployment import Deployment
+from tests.e2e.pebble import Pebble
+from tests.e2e.test_https import outbound_nat
+from tests.e2e.test_https_ha import (
+    EMAIL,
+    ISSUER,
+    NAMES,
+    HaDeployment,
+    acme_image,
+    logs,
+    managers,
+    orders,
+    running_on,
+    served_certificate,
+    serves,
+    service_logs,
+    store_configs,
+)
+from tests.e2e.toolchain import Toolchain
+from tests.support.cluster import wait_for
+
+
+@pytest.fixture(scope="module")
+def deployment(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[Deployment]:
+    run_dir = Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-acme-migration-"))
+    dep = HaDeployment(toolchain, run_dir, echo=lambda line: say(request.config, line))
+    keep = f"[e2e] HE_KEEP set: hosts and {run_dir} kept"
+    with started(request, dep, dep.start_hosts, keep if KEEP else "") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pebble(deployment: Deployment, toolchain: Toolchain) -> Iterator[Pebble]:
+    harness = deployment.harness
+    with Pebble(harness.ctl_ns, harness.ctl_address, deployment.first.address, pebble=toolchain.pebble, challtestsrv=toolchain.pebble_challtestsrv) as server:
+        yield server
+
+
+def test_a_single_traefik_acme_stack_moves_to_issuer_swarm_without_a_new_order(
+    request: pytest.FixtureRequest, deployment: Deployment, toolchain: Toolchain, pebble: Pebble
+) -> None:
+    roots = deployment.run_dir / "pebble-roots.pem"
+    roots.write_text(pebble.issuing_roots_pem())
+    first = deployment.first
+    # Today's mode: one Traefik, on the first manager, next to its store.
+    deployment.traefik_extra = {"acme": {"email": EMAIL, "caServer": pebble.directory_url, "caBundle": pebble.ca_bundle_pem}}
+    deployment.configure()
+    assert deployment.up("up with traefik.acme (issuer: node, pebble)").summary.result == "succeeded"
+    outbound_nat(first)
+    for name in NAMES:
+        wait_for(lambda n=name: serves(deployment, first.address, roots, n), 240, f"https://{name}/ through the single Traefik")
+    time.sleep(10)
+    assert orders(pebble) == len(NAMES), pebble.log_tails()
+    before = {name: served_certificate(deployment, first.address, name) for name in NAMES}
+    # The switch, with the other managers drained: the first issuer task can only land on this one.
+    others = [h for h in managers(deployment) if h is not first]
+    for host in others:
+        first.docker("node", "update", "--availability", "drain", host.hostname)
+    image, _ = acme_image(toolchain)
+    deployment.traefik_extra = {"acme": {**deployment.traefik_extra["acme"], "issuer": "swarm", "image": image}}
+    deployment.configure()
+    switched = time.monotonic()
+    assert deployment.up("up switched to issuer: swarm (other managers drained)").summary.result == "succeeded"
+    wait_for(lambda: running_on(first, ISSUER) == [first.hostname], 120, f"the issuer on {first.hostname}")
+    try:
+        wait_for(lambda: store_configs(first), 120, "the old store published")
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n{logs(deployment, first, pebble)}") from None
+    assert "started from /acme/acme.json (2 certificates)" in service_logs(first, ISSUER)
+    for host in others:
+        first.docker("node", "update", "--availability", "active", host.hostname)
+    wait_for(lambda: len(running_on(first, "traefik")) == 3, 180, "a Traefik on every manager")
+    outbound_nat(first)
+    try:
+        for name in NAMES:
+            for host in managers(deployment):
+                wait_for(lambda h=host, n=name: serves(deployment, h.address, roots, n), 180, f"https://{name}/ through {host.hostname}")
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n{logs(deployment, first, pebble)}") from None
+    say(request.config, f"[e2e-acme] migration (up switched -> both names on every manager): {time.monotonic() - switched:.1f} s")
+    # The very certificates of the single Traefik, on every manager; nothing ordered again.
+    for name in NAMES:
+        digests = {served_certificate(deployment, h.address, name) for h in managers(deployment)}
+        assert digests == {before[name]}, f"{name}: {digests} after the migration, {before[name]} before"
+    time.sleep(30)
+    assert orders(pebble) == len(NAMES), f"{orders(pebble) - len(NAMES)} new orders after the migration\n{pebble.log_tails()}"
+    store = json.loads(first.exec(["sh", "-c", "cat \"$(docker volume inspect traefik-acme --format '{{.Mountpoint}}')/acme.json\""], check=True).stdout)
+    assert len(store["le"]["Certificates"]) == len(NAMES)
+    deployment.destroy("destroy")
+    for host in deployment.harness:
+        assert host.docker("ps", "-q") == "", f"{host.hostname} still runs containers"

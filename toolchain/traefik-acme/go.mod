@@ -1,0 +1,3 @@
+module ha-swarm.local/traefik-acme
+
+go 1.22
