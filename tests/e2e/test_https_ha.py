@@ -95,21 +95,31 @@ class HaDeployment(Deployment):
         return doc
 
 
-@pytest.fixture(scope="module")
-def deployment(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[Deployment]:
+def ha_deployment(request: pytest.FixtureRequest, toolchain: Toolchain, prefix: str) -> Iterator[Deployment]:
+    """The module's stack on its hosts (test_https_ha.py's and test_https_ha_migration.py's)."""
     assert dict(HOSTS)["m1"] == "manager"
-    run_dir = Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-acme-"))
+    run_dir = Path(tempfile.mkdtemp(prefix=prefix))
     dep = HaDeployment(toolchain, run_dir, echo=lambda line: say(request.config, line))
     keep = f"[e2e] HE_KEEP set: hosts and {run_dir} kept"
     with started(request, dep, dep.start_hosts, keep if KEEP else "") as running:
         yield running
 
 
-@pytest.fixture(scope="module")
-def pebble(deployment: Deployment, toolchain: Toolchain) -> Iterator[Pebble]:
+def pebble_for(deployment: Deployment, toolchain: Toolchain) -> Iterator[Pebble]:
+    """pebble and its DNS in the control namespace, every name answered with the first manager."""
     harness = deployment.harness
     with Pebble(harness.ctl_ns, harness.ctl_address, deployment.first.address, pebble=toolchain.pebble, challtestsrv=toolchain.pebble_challtestsrv) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def deployment(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[Deployment]:
+    yield from ha_deployment(request, toolchain, "ha-swarm-e2e-acme-")
+
+
+@pytest.fixture(scope="module")
+def pebble(deployment: Deployment, toolchain: Toolchain) -> Iterator[Pebble]:
+    yield from pebble_for(deployment, toolchain)
 
 
 @pytest.fixture(scope="module")

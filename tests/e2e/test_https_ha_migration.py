@@ -9,14 +9,12 @@ very same certificates. pebble as the CA; 3 managers, 1 worker, on hosts of thei
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import KEEP, say, started
+from tests.e2e.conftest import say
 from tests.e2e.deployment import Deployment
 from tests.e2e.pebble import Pebble
 from tests.e2e.test_https import outbound_nat
@@ -24,11 +22,12 @@ from tests.e2e.test_https_ha import (
     EMAIL,
     ISSUER,
     NAMES,
-    HaDeployment,
     acme_image,
+    ha_deployment,
     logs,
     managers,
     orders,
+    pebble_for,
     running_on,
     served_certificate,
     serves,
@@ -41,18 +40,12 @@ from tests.support.cluster import wait_for
 
 @pytest.fixture(scope="module")
 def deployment(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[Deployment]:
-    run_dir = Path(tempfile.mkdtemp(prefix="ha-swarm-e2e-acme-migration-"))
-    dep = HaDeployment(toolchain, run_dir, echo=lambda line: say(request.config, line))
-    keep = f"[e2e] HE_KEEP set: hosts and {run_dir} kept"
-    with started(request, dep, dep.start_hosts, keep if KEEP else "") as running:
-        yield running
+    yield from ha_deployment(request, toolchain, "ha-swarm-e2e-acme-migration-")
 
 
 @pytest.fixture(scope="module")
 def pebble(deployment: Deployment, toolchain: Toolchain) -> Iterator[Pebble]:
-    harness = deployment.harness
-    with Pebble(harness.ctl_ns, harness.ctl_address, deployment.first.address, pebble=toolchain.pebble, challtestsrv=toolchain.pebble_challtestsrv) as server:
-        yield server
+    yield from pebble_for(deployment, toolchain)
 
 
 def test_a_single_traefik_acme_stack_moves_to_issuer_swarm_without_a_new_order(

@@ -59,11 +59,7 @@ func seal(key, plain []byte) ([]byte, error) {
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}
@@ -75,12 +71,17 @@ func seal(key, plain []byte) ([]byte, error) {
 	return gcm.Seal(out, nonce, z.Bytes(), []byte(sealMagic)), nil
 }
 
-func unseal(key, sealed []byte) ([]byte, error) {
+// newGCM: AES-256-GCM under the store's key, for seal and unseal.
+func newGCM(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	gcm, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+func unseal(key, sealed []byte) ([]byte, error) {
+	gcm, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}
