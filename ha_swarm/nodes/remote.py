@@ -45,6 +45,8 @@ HELPERS: dict[str, tuple[str, ...]] = {
     "swarm-backup.sh": ("backup-lib.sh",),
     "swarm-restore.sh": ("backup-lib.sh",),
     "swarm-inventory.sh": ("backup-lib.sh",),
+    "backup-schedule.sh": ("backup-lib.sh",),
+    "backup-archives.sh": ("backup-lib.sh",),
 }
 
 

@@ -29,12 +29,10 @@ while IFS='=' read -r key value; do
         *) hs_die "${here}/job.env: unknown setting ${key}" ;;
     esac
 done <"${here}/job.env"
-[[ "$STACK" =~ ^[A-Za-z0-9._-]+$ ]] || hs_die "${here}/job.env: STACK is not a stack name"
-[[ "$RECIPIENT" =~ ^age1[02-9ac-hj-np-z]{58}$ ]] || hs_die "${here}/job.env: RECIPIENT is not an age recipient"
-if ! hs_is_uint "$KEEP" || [ "$KEEP" -lt 1 ]; then
-    hs_die "${here}/job.env: KEEP is not a whole number of at least 1"
-fi
-[[ "$ARCHIVES" =~ ^(/[A-Za-z0-9._-]+)+$ ]] || hs_die "${here}/job.env: ARCHIVES is not an absolute folder path"
+hs_stack_name "$STACK" || hs_die "${here}/job.env: STACK is not a stack name"
+hs_age_recipient "$RECIPIENT" || hs_die "${here}/job.env: RECIPIENT is not an age recipient"
+hs_keep "$KEEP" || hs_die "${here}/job.env: KEEP is not a whole number of at least 1"
+hs_plain_dir "$ARCHIVES" || hs_die "${here}/job.env: ARCHIVES is not an absolute folder path"
 command -v age >/dev/null || hs_die "age is not installed on this manager (backup-schedule.sh installs it)"
 
 state=$(hs_swarm_state) || hs_die "cannot query the Docker daemon (docker info failed)"

@@ -98,3 +98,14 @@ hs_docker_answers() {
 hs_unlock_from() {
     printf '%s\n' "$1" | hs_docker swarm unlock >/dev/null 2>&1
 }
+
+# The scheduled backup's values, checked whole where they reach a path, a unit file or a command
+# (backup-schedule.sh, backup-job.sh, backup-archives.sh):
+# hs_plain_dir PATH: an absolute folder path of plain names, without a `.` or `..` part.
+hs_plain_dir() { [[ "$1" =~ ^(/[A-Za-z0-9._-]+)+$ ]] && [[ ! "$1/" =~ /\.\.?/ ]]; }
+# hs_stack_name NAME: a Pulumi stack name as the archives' names begin with it.
+hs_stack_name() { [[ "$1" =~ ^[A-Za-z0-9._-]+$ ]]; }
+# hs_age_recipient TEXT: an age X25519 recipient (age1..., Bech32).
+hs_age_recipient() { [[ "$1" =~ ^age1[02-9ac-hj-np-z]{58}$ ]]; }
+# hs_keep N: a count of archives to keep, at least 1.
+hs_keep() { hs_is_uint "$1" && [ "$1" -ge 1 ]; }

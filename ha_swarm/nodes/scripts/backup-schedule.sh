@@ -11,9 +11,11 @@
 # remove: the timer, the service and DIR/job go; the archives in DIR stay (they are backups).
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
-if ! declare -F hs_docker >/dev/null; then
+if ! declare -F hs_plain_dir >/dev/null; then
     # shellcheck source=lib.sh
     . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+    # shellcheck source=backup-lib.sh
+    . "$(dirname "${BASH_SOURCE[0]}")/backup-lib.sh"
 fi
 
 UNITS=/etc/systemd/system
@@ -21,11 +23,7 @@ NAME=ha-swarm-backup
 JOB_FILES=(backup-job.sh lib.sh backup-lib.sh swarm-backup.sh)
 
 usage() { hs_die "usage: backup-schedule.sh install STACK SCHEDULE RECIPIENT KEEP DIR | remove DIR (as root)"; }
-check_dir() {
-    if [[ ! "$1" =~ ^(/[A-Za-z0-9._-]+)+$ ]] || [[ "$1/" =~ /\.\.?/ ]]; then
-        hs_die "not an absolute folder path of plain names: '$1'"
-    fi
-}
+check_dir() { hs_plain_dir "$1" || hs_die "not an absolute folder path of plain names: '$1'"; }
 systemd_runs() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
 
 # write_if_changed PATH MODE: stdin into PATH, only when it differs (a second run changes nothing).
@@ -61,12 +59,10 @@ case "$action" in
     install)
         [ "$#" -eq 5 ] || usage
         stack=$1 schedule=$2 recipient=$3 keep=$4 dir=$5
-        [[ "$stack" =~ ^[A-Za-z0-9._-]+$ ]] || hs_die "not a stack name: '${stack}'"
+        hs_stack_name "$stack" || hs_die "not a stack name: '${stack}'"
         [[ "$schedule" =~ ^[A-Za-z0-9*,./:~\ -]{1,80}$ ]] || hs_die "not a calendar expression: '${schedule}'"
-        [[ "$recipient" =~ ^age1[02-9ac-hj-np-z]{58}$ ]] || hs_die "not an age recipient: '${recipient}'"
-        if ! hs_is_uint "$keep" || [ "$keep" -lt 1 ]; then
-            hs_die "not a whole number of at least 1: '${keep}'"
-        fi
+        hs_age_recipient "$recipient" || hs_die "not an age recipient: '${recipient}'"
+        hs_keep "$keep" || hs_die "not a whole number of at least 1: '${keep}'"
         check_dir "$dir"
         systemd_runs || hs_die "backup.schedule needs systemd on the managers, and $(hostname) does not run it: remove backup.schedule and run make backup from a scheduler of yours"
         if command -v systemd-analyze >/dev/null; then
