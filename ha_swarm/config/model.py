@@ -26,7 +26,7 @@ ROLES = ("manager", "worker")
 DOCKER_SOURCES = ("distro", "docker")
 PUBLISH_MODES = ("ingress", "host")
 NETWORK_MODES = ("nat", "isolated")
-ACME_CHALLENGES = ("tls", "http")
+ACME_CHALLENGES = ("tls", "http", "dns")
 # traefik.acme.issuer: `node`, one Traefik next to its store on one manager (the single-Traefik mode);
 # `swarm`, one issuer at a time on any manager, its store replicated, Traefik on every manager.
 ACME_ISSUERS = ("node", "swarm")
@@ -102,11 +102,23 @@ class CloudSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AcmeDns:
+    """traefik.acme.dns: DNS-01 through one of lego's DNS providers (the ones Traefik ships).
+    The provider's variables are credentials: out of every repr, swarm secrets on the nodes."""
+
+    provider: str  # lego's name of the provider: cloudflare, route53, ovh, httpreq...
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (NAME, value), sorted by NAME
+    resolvers: tuple[str, ...] = ()  # host:port of the recursive resolvers lego asks (Traefik's dnschallenge.resolvers)
+    disable_ans_checks: bool = False  # Traefik's propagation.disableANSChecks
+    delay_before_checks: int | None = None  # seconds; Traefik's propagation.delayBeforeChecks
+
+
+@dataclass(frozen=True, kw_only=True)
 class AcmeSettings:
     """Let's Encrypt (or any ACME CA) through Traefik's certificate resolver `le`."""
 
     email: str
-    challenge: str = "tls"  # tls (TLS-ALPN-01 on 443) or http (HTTP-01 on 80)
+    challenge: str = "tls"  # tls (TLS-ALPN-01 on 443), http (HTTP-01 on 80) or dns (DNS-01 through traefik.acme.dns)
     staging: bool = False
     ca_server: str | None = None  # the ACME directory; None: Let's Encrypt (staging when staging is true)
     ca_bundle: str | None = None  # PEM of the CA that signed the ACME server's own HTTPS certificate
@@ -118,6 +130,7 @@ class AcmeSettings:
     # derives when to renew (30 days before expiry for 90-day certificates, 2 days for 6-day ones...).
     # None: Traefik's own default (2160, Let's Encrypt's 90 days), and no flag at all.
     certificates_duration: int | None = field(default=None, repr=False)
+    dns: AcmeDns | None = field(default=None, repr=False)  # challenge: dns
 
     @property
     def replicated(self) -> bool:

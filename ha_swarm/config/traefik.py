@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ha_swarm.config.acme_dns import parse_dns
 from ha_swarm.config.checks import (
     CONFIG,
     bool_field,
@@ -22,7 +23,7 @@ TRAEFIK_KEYS = ("image", "publishMode", "encryptedNetwork", "dashboard", "acme",
 
 DASHBOARD_KEYS = ("users", "allowHttp")
 
-ACME_KEYS = ("email", "challenge", "staging", "caServer", "caBundle", "node", "issuer", "image", "certificatesDuration")
+ACME_KEYS = ("email", "challenge", "staging", "caServer", "caBundle", "node", "issuer", "image", "certificatesDuration", "dns")
 
 CERTIFICATE_KEYS = ("cert", "key")
 
@@ -38,14 +39,15 @@ def _pem_head(value: Any) -> Any:
     return value[:40] + "..." if isinstance(value, str) and len(value) > 40 else value
 
 
-def parse_acme(raw: Any, managers: Sequence[str]) -> AcmeSettings:
+def parse_acme(raw: Any, managers: Sequence[str], secret: bool = False) -> AcmeSettings:
     obj = object_setting("traefik.acme", raw)
     only(CONFIG, "traefik.acme", obj, ACME_KEYS)
     why = " (node: one Traefik next to its store; swarm: one issuer at a time, Traefik on every manager)"
     issuer = choice(CONFIG, "traefik.acme.issuer", obj.get("issuer", AcmeSettings.issuer), ACME_ISSUERS, why)
     # With issuer: swarm, HTTP-01 is the one challenge that can reach the issuer (see below).
     default_challenge = "http" if issuer == "swarm" else AcmeSettings.challenge
-    challenge = choice(CONFIG, "traefik.acme.challenge", obj.get("challenge", default_challenge), ACME_CHALLENGES, " (TLS-ALPN-01 on port 443, or HTTP-01 on port 80)")
+    challenges = " (TLS-ALPN-01 on port 443, HTTP-01 on port 80, or DNS-01 through traefik.acme.dns)"
+    challenge = choice(CONFIG, "traefik.acme.challenge", obj.get("challenge", default_challenge), ACME_CHALLENGES, challenges)
     email = text_field(obj, "email", "traefik.acme.email")
     if email is None or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise CONFIG.refuse("traefik.acme.email", email, "an e-mail address for the ACME account (Let's Encrypt writes to it about expiring certificates)")
@@ -89,7 +91,7 @@ def parse_acme(raw: Any, managers: Sequence[str]) -> AcmeSettings:
         raise CONFIG.refuse("traefik.acme.node", node, f"the name of a manager, which keeps the ACME store: {', '.join(managers)}")
     return AcmeSettings(
         email=email, challenge=challenge, staging=staging, ca_server=ca_server, ca_bundle=ca_bundle, node=node, issuer=issuer, image=image,
-        certificates_duration=certificates_duration,
+        certificates_duration=certificates_duration, dns=parse_dns(obj.get("dns"), challenge, secret),
     )  # fmt: skip
 
 
@@ -143,7 +145,7 @@ def parse_traefik(raw: Any, managers: Sequence[str] = ("manager-1",), secret: bo
         if not isinstance(line, str) or not _HTPASSWD_BCRYPT.fullmatch(line.strip()):
             # The value is a credential: never echo it.
             raise CONFIG.refuse(f"traefik.dashboard.users[{i}]", "<hidden>", "a bcrypt htpasswd line user:$2y$... (htpasswd -nbB user password)")
-    acme = parse_acme(obj["acme"], managers) if obj.get("acme") is not None else None
+    acme = parse_acme(obj["acme"], managers, secret) if obj.get("acme") is not None else None
     certificates = parse_certificates(obj.get("certificates"), secret)
     if acme is not None and acme.replicated and certificates:
         raise CONFIG.refuse(

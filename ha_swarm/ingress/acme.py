@@ -16,6 +16,8 @@
   volume (from which an issuer that finds no published store starts: migration, rebuilt cluster).
 - HTTP-01 requests arriving on any node's port 80 reach the issuer: its service carries a router
   for /.well-known/acme-challenge/ above the HTTP->HTTPS redirect, which every Traefik reads.
+  With DNS-01 nothing reaches it: the DNS provider's credentials are swarm secrets mounted into
+  the issuer alone (ha_swarm/ingress/challenge.py).
 - The key is made on a manager by a node script (acme-key.sh): never in Pulumi's state.
 """
 
@@ -30,6 +32,7 @@ import pulumi_docker as docker
 
 from ha_swarm.apps.compose.deploy import RESTART_DEFAULTS
 from ha_swarm.config.model import AcmeSettings
+from ha_swarm.ingress.challenge import challenge_args, dns_environment
 from ha_swarm.nodes.node import Node
 from ha_swarm.nodes.remote import Step, run_script
 
@@ -88,8 +91,7 @@ def issuer_traefik_args(network_name: str, acme: AcmeSettings, resolver: str, ca
         "--log.level=INFO",
         f"{prefix}.email={acme.email}",
         f"{prefix}.storage={WORK_DIR}/acme.json",
-        f"{prefix}.httpchallenge=true",
-        f"{prefix}.httpchallenge.entrypoint=web",
+        *challenge_args(acme, prefix),
     ]
     if acme.directory is not None:
         args.append(f"{prefix}.caserver={acme.directory}")
@@ -106,8 +108,12 @@ def issuer_command(traefik_args: Sequence[str], write_endpoint: str) -> list[str
     return ["issuer", f"--docker={_endpoint(write_endpoint)}", f"--key={KEY_FILE}", f"--work={WORK_DIR}", f"--backup={STORE_DIR}/acme.json", "--", *traefik_args]
 
 
-def challenge_labels() -> dict[str, str]:
-    """Every Traefik routes /.well-known/acme-challenge/, for any host, to the issuer's port 80."""
+def challenge_labels(acme: AcmeSettings) -> dict[str, str]:
+    """With HTTP-01, every Traefik routes /.well-known/acme-challenge/, for any host, to the issuer's
+    port 80. With DNS-01 nothing has to reach the issuer: no router, only the label that keeps its
+    own service out of its Traefik."""
+    if acme.challenge != "http":
+        return {ISSUER_LABEL: "true"}
     router, service = f"traefik.http.routers.{CHALLENGE_ROUTER}", f"traefik.http.services.{CHALLENGE_ROUTER}"
     return {
         "traefik.enable": "true",
@@ -169,6 +175,7 @@ class AcmeIssuerArgs:
     read_endpoint: str  # tcp://docker-api-proxy:2375
     write_network: docker.Network  # docker-api-issuer: the issuer's proxy, joined by no other service
     write_endpoint: str  # tcp://docker-api-issuer-proxy:2375
+    dns_secrets: Sequence[docker.ServiceTaskSpecContainerSpecSecretArgs] = ()  # challenge: dns: the provider's variables (DnsCredentials)
     provider: docker.Provider
     depends_on: Sequence[pulumi.Resource]
 
@@ -179,7 +186,7 @@ class AcmeIssuer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AcmeIssuerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ha-swarm:ingress:AcmeIssuer", name, None, opts)
-        labels = [docker.ServiceLabelArgs(label=k, value=v) for k, v in sorted(challenge_labels().items())]
+        labels = [docker.ServiceLabelArgs(label=k, value=v) for k, v in sorted(challenge_labels(args.acme).items())]
         traefik_args = issuer_traefik_args(args.network_name, args.acme, args.resolver, args.ca_file, args.read_endpoint)
         self.service = docker.Service(
             "issuer",
@@ -191,7 +198,8 @@ class AcmeIssuer(pulumi.ComponentResource):
                     image=args.acme.image,
                     args=issuer_command(traefik_args, args.write_endpoint),
                     mounts=task_mounts(store_read_only=True),
-                    secrets=[key_secret(args.key_secret_id)],
+                    secrets=[key_secret(args.key_secret_id), *args.dns_secrets],
+                    env=dns_environment(args.acme) if args.acme.challenge == "dns" else None,
                     configs=list(args.ca_configs) or None,
                     # No healthcheck: swarm counts a task with one as running only once it is healthy,
                     # and the serving Traefiks route challenges only to running tasks: the issuer's

@@ -30,6 +30,7 @@ import yaml
 from ha_swarm.apps.compose.deploy import RESTART_DEFAULTS
 from ha_swarm.config.model import AcmeSettings, Certificate, TraefikSettings
 from ha_swarm.ingress.acme import AcmeIssuer, AcmeIssuerArgs, key_secret, serve_command, serve_file_provider, task_mounts
+from ha_swarm.ingress.challenge import DnsCredentials, DnsCredentialsArgs, challenge_args, dns_environment
 from ha_swarm.ingress.docker_api import DOCKER_API_ENDPOINT, DockerApiProxy
 from ha_swarm.nodes.topology import ACME_STORE_LABEL
 
@@ -87,10 +88,7 @@ def acme_args(acme: AcmeSettings) -> list[str]:
         args += [f"{prefix}.caCertificates={ACME_CA_FILE}", f"{prefix}.caSystemCertPool=true"]
     if acme.certificates_duration is not None:
         args.append(f"{prefix}.certificatesDuration={acme.certificates_duration}")
-    if acme.challenge == "tls":
-        args.append(f"{prefix}.tlschallenge=true")
-    else:
-        args += [f"{prefix}.httpchallenge=true", f"{prefix}.httpchallenge.entrypoint=web"]
+    args += challenge_args(acme, prefix)
     args.append(f"--entrypoints.websecure.http.tls.certresolver={RESOLVER}")
     return args
 
@@ -237,6 +235,15 @@ class Traefik(pulumi.ComponentResource):
         image, command = settings.image, [*traefik_args(network_name, settings, args.docker_endpoint), *dashboard_args(settings.dashboard_users)]
         secrets = tls.secrets
         replicated = settings.acme is not None and settings.acme.replicated
+        # DNS-01: the provider's variables, for the ACME client alone (this Traefik, or the issuer).
+        dns_secrets: list[docker.ServiceTaskSpecContainerSpecSecretArgs] = []
+        env: dict[str, str] | None = None
+        if settings.acme is not None and settings.acme.dns is not None:
+            dns_args = DnsCredentialsArgs(dns=settings.acme.dns, provider=provider, depends_on=depends_on)
+            dns = DnsCredentials("acme-dns", dns_args, opts=pulumi.ResourceOptions(parent=self))
+            dns_secrets = dns.secrets
+            if not replicated:
+                secrets, env = [*secrets, *dns_secrets], dns_environment(settings.acme)
         if settings.acme is not None and replicated:
             if args.acme_key_id is None or args.issuer_api is None:
                 raise ValueError("traefik.acme.issuer: swarm needs the sealing key and the issuer's proxy (TraefikArgs.acme_key_id, issuer_api)")
@@ -256,6 +263,7 @@ class Traefik(pulumi.ComponentResource):
                     args=command,
                     mounts=mounts or None,
                     secrets=secrets or None,
+                    env=env,
                     configs=tls.configs or None,
                     healthcheck=docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
                         tests=["CMD", "traefik", "healthcheck", "--ping"], interval="10s", timeout="5s", retries=3
@@ -295,6 +303,7 @@ class Traefik(pulumi.ComponentResource):
                     read_endpoint=args.docker_endpoint,
                     write_network=args.issuer_api.network,
                     write_endpoint=args.issuer_api.endpoint,
+                    dns_secrets=dns_secrets,
                     provider=provider,
                     depends_on=[*depends_on, tls, self.service, args.issuer_api.service],
                 ),

@@ -270,7 +270,9 @@ class Deployment(StackRun):
         if self.verify_on_up:
             values["verify"] = "true"
             values["verifyTimeout"] = VERIFY_TIMEOUT
-        self.set_config(values, self.private_key(), secret=("traefik",) if "certificates" in self.traefik_extra else ())
+        # Certificates' keys and the DNS provider's credentials: the whole traefik object kept encrypted.
+        secret = "certificates" in self.traefik_extra or "dns" in self.traefik_extra.get("acme", {})
+        self.set_config(values, self.private_key(), secret=("traefik",) if secret else ())
 
     def private_key(self) -> str:
         return self.harness.key_path.read_text()

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from ha_swarm.config import model, parse_settings
+from ha_swarm.config.acme_dns import DNS_KEYS
 from ha_swarm.config.backup import BACKUP_KEYS
 from ha_swarm.config.cloud import CLOUD_KEYS, HOST_KEYS
 from ha_swarm.config.engine import ENGINE_KEYS
@@ -41,6 +42,7 @@ SECTIONS: dict[str, tuple[tuple[str, ...], type, str]] = {
     "traefik": (TRAEFIK_KEYS, model.TraefikSettings, ""),
     "traefik.dashboard": (DASHBOARD_KEYS, model.TraefikSettings, "dashboard"),
     "traefik.acme": (ACME_KEYS, model.AcmeSettings, ""),
+    "traefik.acme.dns": (DNS_KEYS, model.AcmeDns, ""),
     "traefik.certificates[]": (CERTIFICATE_KEYS, model.Certificate, ""),
     "storage": (STORAGE_KEYS, model.StorageSettings, ""),
     "swarm": (SWARM_KEYS, model.SwarmSettings, ""),
@@ -239,6 +241,7 @@ OTHER_VALUES: dict[str, Any] = {
     "traefik.acme.staging": True,
     "traefik.acme.issuer": "swarm",
     "traefik.acme.image": "registry.example.com/traefik-acme:v1",
+    "traefik.acme.dns.disableANSChecks": True,
     "storage.nfs": True,
     "storage.export": "/srv/data",
     "swarm.autolock": True,
@@ -260,6 +263,8 @@ def _config_without(key: str) -> dict[str, Any]:
         raw["target"] = "cloud"
     if section == "traefik.acme":
         raw["traefik"] = {"acme": {"email": "ops@example.com"}}
+    if section == "traefik.acme.dns":
+        raw["traefik"] = {"acme": {"email": "ops@example.com", "challenge": "dns", "dns": {"provider": "httpreq"}}}
     return raw
 
 
@@ -271,6 +276,7 @@ def _holder(settings: model.Settings, section: str) -> Any:
         "cloud.hosts[]": settings.cloud.hosts[0] if settings.cloud else None,
         "traefik": settings.traefik,
         "traefik.acme": settings.traefik.acme,
+        "traefik.acme.dns": settings.traefik.acme.dns if settings.traefik.acme else None,
         "storage": settings.storage,
         "swarm": settings.swarm,
         "engine": settings.engine,

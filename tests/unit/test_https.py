@@ -70,7 +70,7 @@ def test_acme_defaults_to_tls_challenge_lets_encrypt_and_the_first_manager_as_st
     ("acme", "needles"),
     [
         ({"email": "not-an-address"}, ("traefik.acme.email", "not-an-address", "e-mail address")),
-        ({**ACME, "challenge": "dns"}, ("traefik.acme.challenge", "'dns'", "one of tls, http")),
+        ({**ACME, "challenge": "dns-01"}, ("traefik.acme.challenge", "'dns-01'", "one of tls, http, dns")),
         ({**ACME, "caServer": "http://ca.example.test/dir"}, ("traefik.acme.caServer", "https:// URL")),
         ({**ACME, "staging": True, "caServer": "https://ca.example.test/dir"}, ("traefik.acme.caServer", "not both")),
         ({**ACME, "caBundle": CA}, ("traefik.acme.caBundle", "only together with traefik.acme.caServer")),
