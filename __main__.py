@@ -40,7 +40,14 @@ swarm = Swarm(
 )
 ingress = Ingress(
     "ingress",
-    IngressArgs(manager=first, ssh_private_key=settings.ssh_private_key, traefik=settings.traefik, domain=settings.domain, depends_on=swarm.managers_formed),
+    IngressArgs(
+        manager=first,
+        acme_store=node_of(nodes, topo.acme_store) if topo.acme_store else None,
+        ssh_private_key=settings.ssh_private_key,
+        traefik=settings.traefik,
+        domain=settings.domain,
+        depends_on=swarm.managers_formed,
+    ),
 )
 nfs = nfs_server("nfs", topo, nodes, folders, str(settings.lab.cidr) if settings.lab else None)
 deployed = Stacks(

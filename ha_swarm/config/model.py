@@ -122,7 +122,9 @@ class AcmeSettings:
     staging: bool = False
     ca_server: str | None = None  # the ACME directory; None: Let's Encrypt (staging when staging is true)
     ca_bundle: str | None = None  # PEM of the CA that signed the ACME server's own HTTPS certificate
-    node: str  # the manager that holds the ACME store (labelled ha-swarm.traefik-acme=true); default: the first manager
+    # The manager that holds the ACME store (issuer: node: labelled ha-swarm.traefik-acme=true; issuer: swarm:
+    # the store the issuer starts from when none is published comes from its traefik-acme volume); default: the first manager.
+    node: str
     # Out of the repr (which the verify step's trigger hashes): stacks of the single-Traefik mode keep theirs.
     issuer: str = field(default="node", repr=False)  # node or swarm (ACME_ISSUERS)
     image: str = field(default=DEFAULT_ACME_IMAGE, repr=False)  # the issuer/serving image with issuer: swarm

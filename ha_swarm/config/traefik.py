@@ -72,12 +72,6 @@ def parse_acme(raw: Any, managers: Sequence[str], secret: bool = False) -> AcmeS
     # Hours, as Traefik takes it; at most ten years.
     certificates_duration = None if duration is None else whole(CONFIG, "traefik.acme.certificatesDuration", duration, 1, 87600)
     if issuer == "swarm":
-        if "node" in obj:
-            raise CONFIG.refuse(
-                "traefik.acme.node",
-                obj["node"],
-                "no node with issuer: swarm (the issuer moves between managers; a store left on a manager's traefik-acme volume is published from there by itself)",
-            )
         if challenge == "tls":
             raise CONFIG.refuse(
                 "traefik.acme.challenge",

@@ -39,6 +39,9 @@ from ha_swarm.nodes.remote import Step, run_script
 ISSUER_SERVICE = "traefik-acme-issuer"
 KEY_SECRET = "traefik-acme-key"
 KEY_FILE = f"/run/secrets/{KEY_SECRET}"
+# The store the issuer starts from when none is published (acme-key.sh import, on traefik.acme.node).
+IMPORT_SECRET = "traefik-acme-import"
+IMPORT_FILE = f"/run/secrets/{IMPORT_SECRET}"
 WORK_DIR = "/run/traefik-acme"  # a tmpfs of each task: the issuer's acme.json, the served certs/ and dynamic/
 STORE_VOLUME = "traefik-acme"  # each manager's copy of the store (acme.json, the single-Traefik mode's store)
 STORE_DIR = "/acme"
@@ -104,8 +107,9 @@ def issuer_traefik_args(network_name: str, acme: AcmeSettings, resolver: str, ca
 
 def issuer_command(traefik_args: Sequence[str], write_endpoint: str) -> list[str]:
     """The issuer's container args: the image's `issuer` role, publishing the store through
-    WRITE_ENDPOINT (the issuer's proxy), then its Traefik's flags."""
-    return ["issuer", f"--docker={_endpoint(write_endpoint)}", f"--key={KEY_FILE}", f"--work={WORK_DIR}", f"--backup={STORE_DIR}/acme.json", "--", *traefik_args]
+    WRITE_ENDPOINT (the issuer's proxy), starting from IMPORT_FILE when none is published, then its
+    Traefik's flags."""
+    return ["issuer", f"--docker={_endpoint(write_endpoint)}", f"--key={KEY_FILE}", f"--work={WORK_DIR}", f"--backup={IMPORT_FILE}", "--", *traefik_args]
 
 
 def challenge_labels(acme: AcmeSettings) -> dict[str, str]:
@@ -127,26 +131,31 @@ def challenge_labels(acme: AcmeSettings) -> dict[str, str]:
     }
 
 
-def task_mounts(store_read_only: bool) -> list[docker.ServiceTaskSpecContainerSpecMountArgs]:
-    """The node's copy of the store, the private tmpfs (no Docker socket: the API through the proxies)."""
-    return [
-        docker.ServiceTaskSpecContainerSpecMountArgs(type="volume", source=STORE_VOLUME, target=STORE_DIR, read_only=store_read_only),
-        docker.ServiceTaskSpecContainerSpecMountArgs(type="tmpfs", target=WORK_DIR, tmpfs_options=docker.ServiceTaskSpecContainerSpecMountTmpfsOptionsArgs(mode=0o700)),
-    ]
+def work_mount() -> docker.ServiceTaskSpecContainerSpecMountArgs:
+    """The task's private tmpfs (no Docker socket in any task: the API through the proxies)."""
+    return docker.ServiceTaskSpecContainerSpecMountArgs(type="tmpfs", target=WORK_DIR, tmpfs_options=docker.ServiceTaskSpecContainerSpecMountTmpfsOptionsArgs(mode=0o700))
 
 
-def key_secret(secret_id: pulumi.Input[str]) -> docker.ServiceTaskSpecContainerSpecSecretArgs:
-    return docker.ServiceTaskSpecContainerSpecSecretArgs(secret_id=secret_id, secret_name=KEY_SECRET, file_name=KEY_SECRET, file_uid="0", file_gid="0", file_mode=0o400)
+def task_mounts() -> list[docker.ServiceTaskSpecContainerSpecMountArgs]:
+    """A serving task's: the node's copy of the store (written), the private tmpfs."""
+    return [docker.ServiceTaskSpecContainerSpecMountArgs(type="volume", source=STORE_VOLUME, target=STORE_DIR, read_only=False), work_mount()]
+
+
+def key_secret(secret_id: pulumi.Input[str], name: str = KEY_SECRET) -> docker.ServiceTaskSpecContainerSpecSecretArgs:
+    return docker.ServiceTaskSpecContainerSpecSecretArgs(secret_id=secret_id, secret_name=name, file_name=name, file_uid="0", file_gid="0", file_mode=0o400)
 
 
 @dataclass(frozen=True, kw_only=True)
 class AcmeKeyArgs:
-    manager: Node  # acme-key.sh runs there
+    manager: Node  # acme-key.sh create runs there
+    store_manager: Node  # traefik.acme.node: acme-key.sh import takes that manager's copy of the store
     depends_on: Sequence[pulumi.Resource]  # the formed swarm
 
 
 class AcmeKey(pulumi.ComponentResource):
-    """The swarm secret that seals the replicated store, made on a manager (never in the state)."""
+    """The swarm secret that seals the replicated store, made on a manager, and the store the issuer
+    starts from when none is published, a swarm secret made from traefik.acme.node's copy (today's
+    single-Traefik store when a stack moves to issuer: swarm): neither ever in the state."""
 
     def __init__(self, name: str, args: AcmeKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ha-swarm:ingress:AcmeKey", name, None, opts)
@@ -159,7 +168,16 @@ class AcmeKey(pulumi.ComponentResource):
             depends_on=args.depends_on,
         )
         self.secret_id: pulumi.Output[str] = self.command.stdout.apply(lambda out: out.strip())
-        self.register_outputs({"secretId": self.secret_id})
+        self.import_command = run_script(
+            "acme-import",
+            args.store_manager.connection,
+            Step("acme-key.sh", ("import",)),
+            delete=Step("acme-key.sh", ("unimport",)),
+            parent=self,
+            depends_on=args.depends_on,
+        )
+        self.import_id: pulumi.Output[str] = self.import_command.stdout.apply(lambda out: out.strip())
+        self.register_outputs({"secretId": self.secret_id, "importId": self.import_id})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,6 +185,7 @@ class AcmeIssuerArgs:
     acme: AcmeSettings
     resolver: str  # the certificate resolver's name (`le`)
     key_secret_id: pulumi.Input[str]  # AcmeKey.secret_id
+    import_secret_id: pulumi.Input[str]  # AcmeKey.import_id
     ca_configs: Sequence[docker.ServiceTaskSpecContainerSpecConfigArgs]  # traefik.acme.caBundle as a swarm config
     ca_file: str  # where that bundle appears in the container
     network: docker.Network  # traefik-net: the challenges come to it from every Traefik, the CA is reached through it
@@ -197,8 +216,9 @@ class AcmeIssuer(pulumi.ComponentResource):
                 container_spec=docker.ServiceTaskSpecContainerSpecArgs(
                     image=args.acme.image,
                     args=issuer_command(traefik_args, args.write_endpoint),
-                    mounts=task_mounts(store_read_only=True),
-                    secrets=[key_secret(args.key_secret_id), *args.dns_secrets],
+                    # Its private tmpfs only: it starts from the published store, else from the import.
+                    mounts=[work_mount()],
+                    secrets=[key_secret(args.key_secret_id), key_secret(args.import_secret_id, IMPORT_SECRET), *args.dns_secrets],
                     env=dns_environment(args.acme) if args.acme.challenge == "dns" else None,
                     configs=list(args.ca_configs) or None,
                     # No healthcheck: swarm counts a task with one as running only once it is healthy,

@@ -23,6 +23,7 @@ TRAEFIK_NETWORK = "traefik-net"
 @dataclass(frozen=True, kw_only=True)
 class IngressArgs:
     manager: Node  # the Docker provider talks to its daemon
+    acme_store: Node | None = None  # traefik.acme.node (issuer: swarm: the store the issuer starts from); None: MANAGER
     ssh_private_key: pulumi.Input[str]  # a secret
     traefik: TraefikSettings
     domain: str
@@ -63,7 +64,8 @@ class Ingress(pulumi.ComponentResource):
         self.acme_key: AcmeKey | None = None
         self.issuer_api: DockerApiProxy | None = None
         if replicated:
-            self.acme_key = AcmeKey("acme-store", AcmeKeyArgs(manager=args.manager, depends_on=formed), opts=pulumi.ResourceOptions(parent=self))
+            key_args = AcmeKeyArgs(manager=args.manager, store_manager=args.acme_store or args.manager, depends_on=formed)
+            self.acme_key = AcmeKey("acme-store", key_args, opts=pulumi.ResourceOptions(parent=self))
             self.issuer_api = DockerApiProxy(
                 "docker-api-issuer-access",
                 DockerApiProxyArgs(
@@ -89,7 +91,7 @@ class Ingress(pulumi.ComponentResource):
                 docker_endpoint=self.docker_api.endpoint,
                 provider=self.provider,
                 depends_on=[*formed, self.network, self.docker_api.service, *([self.acme_key] if self.acme_key else [])],
-                acme_key_id=self.acme_key.secret_id if self.acme_key else None,
+                acme_key=self.acme_key,
                 issuer_api=self.issuer_api,
             ),
             opts=pulumi.ResourceOptions(parent=self),

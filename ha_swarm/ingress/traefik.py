@@ -29,7 +29,7 @@ import yaml
 
 from ha_swarm.apps.compose.deploy import RESTART_DEFAULTS
 from ha_swarm.config.model import AcmeSettings, Certificate, TraefikSettings
-from ha_swarm.ingress.acme import AcmeIssuer, AcmeIssuerArgs, key_secret, serve_command, serve_file_provider, task_mounts
+from ha_swarm.ingress.acme import AcmeIssuer, AcmeIssuerArgs, AcmeKey, key_secret, serve_command, serve_file_provider, task_mounts
 from ha_swarm.ingress.challenge import DnsCredentials, DnsCredentialsArgs, challenge_args, dns_environment
 from ha_swarm.ingress.docker_api import DOCKER_API_ENDPOINT, DockerApiProxy
 from ha_swarm.nodes.topology import ACME_STORE_LABEL
@@ -212,7 +212,7 @@ class TraefikArgs:
     docker_endpoint: str  # tcp://docker-api-proxy:2375
     provider: docker.Provider
     depends_on: Sequence[pulumi.Resource]  # the formed swarm, the networks, the proxy (and the ACME key)
-    acme_key_id: pulumi.Input[str] | None = None  # traefik.acme.issuer: swarm: the sealing key's swarm secret (AcmeKey)
+    acme_key: AcmeKey | None = None  # traefik.acme.issuer: swarm: the sealing key's swarm secret and the import (AcmeKey)
     issuer_api: DockerApiProxy | None = None  # traefik.acme.issuer: swarm: the issuer's own proxy (configs written)
 
 
@@ -245,11 +245,11 @@ class Traefik(pulumi.ComponentResource):
             if not replicated:
                 secrets, env = [*secrets, *dns_secrets], dns_environment(settings.acme)
         if settings.acme is not None and replicated:
-            if args.acme_key_id is None or args.issuer_api is None:
-                raise ValueError("traefik.acme.issuer: swarm needs the sealing key and the issuer's proxy (TraefikArgs.acme_key_id, issuer_api)")
+            if args.acme_key is None or args.issuer_api is None:
+                raise ValueError("traefik.acme.issuer: swarm needs the sealing key and the issuer's proxy (TraefikArgs.acme_key, issuer_api)")
             # The serving role reads the store's configs through the read-only proxy; it writes nothing to the API.
-            image, command, mounts = settings.acme.image, serve_command(command, args.docker_endpoint), task_mounts(store_read_only=False)
-            secrets = [*secrets, key_secret(args.acme_key_id)]
+            image, command, mounts = settings.acme.image, serve_command(command, args.docker_endpoint), task_mounts()
+            secrets = [*secrets, key_secret(args.acme_key.secret_id)]
         elif settings.acme is not None:
             mounts.append(docker.ServiceTaskSpecContainerSpecMountArgs(type="volume", source=ACME_STORE_VOLUME, target=ACME_DIR))
         self.service = docker.Service(
@@ -288,13 +288,14 @@ class Traefik(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[*depends_on, tls], **SERVICE_REPLACEMENT),
         )
         self.issuer: AcmeIssuer | None = None
-        if settings.acme is not None and replicated and args.acme_key_id is not None and args.issuer_api is not None:
+        if settings.acme is not None and replicated and args.acme_key is not None and args.issuer_api is not None:
             self.issuer = AcmeIssuer(
                 "acme-issuer",
                 AcmeIssuerArgs(
                     acme=settings.acme,
                     resolver=RESOLVER,
-                    key_secret_id=args.acme_key_id,
+                    key_secret_id=args.acme_key.secret_id,
+                    import_secret_id=args.acme_key.import_id,
                     ca_configs=tls.configs,
                     ca_file=ACME_CA_FILE,
                     network=network,

@@ -22,6 +22,7 @@ class Topology:
     nfs_server: NodeSpec | None  # storage.nfs: the first manager
     nfs_export: str
     user_labels: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # nodeLabels, sorted per node
+    acme_store: NodeSpec | None = None  # traefik.acme.issuer: swarm: traefik.acme.node, whose store the issuer starts from
 
     @property
     def nfs_variables(self) -> tuple[tuple[str, str], ...]:
@@ -51,4 +52,5 @@ def topology(settings: Settings) -> Topology:
         nfs_server=first if settings.storage.nfs else None,
         nfs_export=settings.storage.export,
         user_labels=settings.node_labels,
+        acme_store=next(n for n in settings.nodes if n.name == acme.node) if acme is not None and acme.replicated else None,
     )

@@ -1,8 +1,10 @@
 """Issue 18, migration: a stack in today's single-Traefik ACME mode (`traefik.acme.issuer: node`)
-moves to `issuer: swarm` without a new order, by the documented procedure (docs/https-ha.md,
-Migration): the other managers drained for the `up` that switches, so that the first issuer task
-lands on the old ACME manager and starts from its `acme.json`. Then the other managers serve the
-very same certificates. pebble as the CA; 3 managers, 1 worker, on hosts of their own, e.g.:
+moves to `issuer: swarm` without a new order and without a procedure: `up` makes the store on
+traefik.acme.node's volume (the old ACME manager's) the swarm secret `traefik-acme-import`, which
+the first issuer, on whatever manager, publishes as the first store. To make it the hard case, the
+old ACME manager is drained for that `up`: the issuer cannot land next to the old store, and its
+own node has none. Then every manager serves the very same certificates. pebble as the CA; 3
+managers, 1 worker, on hosts of their own, e.g.:
     HE_PREFIX=ha- HE_SUBNET=10.231.94 HE_HOSTS_DIR=/tmp/ha-hosts python -m pytest -q tests/e2e/test_https_ha_migration.py
 """
 
@@ -64,23 +66,28 @@ def test_a_single_traefik_acme_stack_moves_to_issuer_swarm_without_a_new_order(
     time.sleep(10)
     assert orders(pebble) == len(NAMES), pebble.log_tails()
     before = {name: served_certificate(deployment, first.address, name) for name in NAMES}
-    # The switch, with the other managers drained: the first issuer task can only land on this one.
+    # The hard case: the issuer cannot run on the old ACME manager, and no other manager has a store.
     others = [h for h in managers(deployment) if h is not first]
     for host in others:
-        first.docker("node", "update", "--availability", "drain", host.hostname)
+        volume = host.exec(["docker", "volume", "inspect", "traefik-acme"], check=False)
+        assert volume.returncode != 0, f"{host.hostname} has a traefik-acme volume before the switch"
+    first.docker("node", "update", "--availability", "drain", first.hostname)
     image, _ = acme_image(toolchain)
     deployment.traefik_extra = {"acme": {**deployment.traefik_extra["acme"], "issuer": "swarm", "image": image}}
     deployment.configure()
     switched = time.monotonic()
-    assert deployment.up("up switched to issuer: swarm (other managers drained)").summary.result == "succeeded"
-    wait_for(lambda: running_on(first, ISSUER) == [first.hostname], 120, f"the issuer on {first.hostname}")
+    assert deployment.up("up switched to issuer: swarm (the old ACME manager drained)").summary.result == "succeeded"
+    for host in others:
+        outbound_nat(host)
+    wait_for(lambda: len(running_on(first, ISSUER)) == 1, 120, "one issuer")
+    (issuer_node,) = running_on(first, ISSUER)
+    assert issuer_node != first.hostname
     try:
         wait_for(lambda: store_configs(first), 120, "the old store published")
     except AssertionError as err:
         raise AssertionError(f"{err}\n{logs(deployment, first, pebble)}") from None
-    assert "started from /acme/acme.json (2 certificates)" in service_logs(first, ISSUER)
-    for host in others:
-        first.docker("node", "update", "--availability", "active", host.hostname)
+    assert "started from /run/secrets/traefik-acme-import (2 certificates)" in service_logs(first, ISSUER)
+    first.docker("node", "update", "--availability", "active", first.hostname)
     wait_for(lambda: len(running_on(first, "traefik")) == 3, 180, "a Traefik on every manager")
     outbound_nat(first)
     try:
@@ -89,7 +96,7 @@ def test_a_single_traefik_acme_stack_moves_to_issuer_swarm_without_a_new_order(
                 wait_for(lambda h=host, n=name: serves(deployment, h.address, roots, n), 180, f"https://{name}/ through {host.hostname}")
     except AssertionError as err:
         raise AssertionError(f"{err}\n{logs(deployment, first, pebble)}") from None
-    say(request.config, f"[e2e-acme] migration (up switched -> both names on every manager): {time.monotonic() - switched:.1f} s")
+    say(request.config, f"[e2e-acme] migration (up switched -> both names on every manager): {time.monotonic() - switched:.1f} s; first issuer on {issuer_node}")
     # The very certificates of the single Traefik, on every manager; nothing ordered again.
     for name in NAMES:
         digests = {served_certificate(deployment, h.address, name) for h in managers(deployment)}

@@ -107,6 +107,8 @@ def fake_stdout(inputs: Mapping[str, Any], name: str) -> str:
         return UNLOCK_KEY + "\n"
     if "swarm-tokens.sh" in create:
         return json.dumps({"worker": WORKER_TOKEN, "manager": MANAGER_TOKEN})
+    if "acme-key.sh import" in create:
+        return "acmeimportsecretid\n"
     if "acme-key.sh" in create:
         return "acmekeysecretid\n"
     if "swarm-init.sh" in create or "swarm-join.sh" in create:

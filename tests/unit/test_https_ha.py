@@ -107,12 +107,34 @@ def test_the_sealing_key_is_made_on_a_manager_and_only_its_id_reaches_the_state(
         (secret,) = [s for s in container(p, name)["secrets"] if s["secretName"] == KEY_SECRET]
         assert secret["secretId"] == "acmekeysecretid" and secret["fileMode"] == 0o400
         assert p.depends_on(service(p, name), key)
-    # Each task keeps the certificates in a private tmpfs, and the node's copy of the store on the
-    # traefik-acme volume (the single-Traefik mode's store: the way back and the way in).
+    # Each serving task keeps the certificates in a private tmpfs, and its node's copy of the store on
+    # the traefik-acme volume (the single-Traefik mode's store: the way back and the way in).
     mounts = {m["target"]: m for m in container(p, "traefik")["mounts"]}
     assert mounts["/run/traefik-acme"]["type"] == "tmpfs"
-    assert mounts["/acme"]["source"] == "traefik-acme" and not mounts["/acme"].get("readOnly")
-    assert {m["target"]: m for m in container(p, ISSUER_SERVICE)["mounts"]}["/acme"]["readOnly"] is True
+    assert mounts["/acme"]["source"] == "traefik-acme" and mounts["/acme"]["readOnly"] is False
+    # The issuer reads no node's volume: it starts from the published store, else from the import.
+    assert [m["target"] for m in container(p, ISSUER_SERVICE)["mounts"]] == ["/run/traefik-acme"]
+
+
+@pytest.mark.parametrize(("node", "host"), [(None, "manager-1"), ("manager-2", "manager-2")])
+def test_the_issuer_starts_from_the_store_of_traefik_acme_node_wherever_it_runs(node: str | None, host: str) -> None:
+    """A stack moved from issuer: node (its store on traefik.acme.node's volume), or brought up again
+    after destroy, orders nothing it has: acme-key.sh import makes that node's copy a swarm secret,
+    which the issuer, on any manager, starts from when no store is published."""
+    p = program(acme={**ACME, "node": node} if node else ACME)
+    imported = p.named("acme-import")
+    assert shlex.split(imported.inputs["create"])[-2:] == ["acme-key.sh", "import"]
+    assert shlex.split(imported.inputs["delete"])[-2:] == ["acme-key.sh", "unimport"]
+    assert imported.inputs["connection"]["host"] == p.named(f"{host}-ready").inputs["connection"]["host"]
+    # The key is made on the first manager whatever the node: a stack's key never moves.
+    assert p.named("acme-key").inputs["connection"]["host"] == p.named("manager-1-ready").inputs["connection"]["host"]
+    issuer = container(p, ISSUER_SERVICE)
+    (secret,) = [s for s in issuer["secrets"] if s["secretName"] == "traefik-acme-import"]
+    assert secret["secretId"] == "acmeimportsecretid" and secret["fileMode"] == 0o400
+    assert "--backup=/run/secrets/traefik-acme-import" in issuer["args"]
+    assert p.depends_on(service(p, ISSUER_SERVICE), imported)
+    # The serving Traefiks neither hold it nor need it (they serve their node's copy until a store is published).
+    assert not [s for s in container(p, "traefik")["secrets"] if s["secretName"] == "traefik-acme-import"]
 
 
 def test_the_endpoints_name_every_manager_with_issuer_swarm_in_host_mode() -> None:
@@ -125,7 +147,7 @@ def test_the_endpoints_name_every_manager_with_issuer_swarm_in_host_mode() -> No
     ("acme", "traefik", "needles"),
     [
         ({**ACME, "challenge": "tls"}, {}, ("traefik.acme.challenge", "'tls'", "http with issuer: swarm", "terminates TLS")),
-        ({**ACME, "node": "manager-2"}, {}, ("traefik.acme.node", "'manager-2'", "no node with issuer: swarm")),
+        ({**ACME, "node": "worker-1"}, {}, ("traefik.acme.node", "'worker-1'", "the name of a manager")),
         ({**ACME, "issuer": "raft"}, {}, ("traefik.acme.issuer", "'raft'", "one of node, swarm")),
         ({"email": "ops@example.test", "image": "x/y:1"}, {}, ("traefik.acme.image", "'x/y:1'", "only with issuer: swarm")),
         (ACME, {"certificates": "x"}, ("traefik.certificates",)),
