@@ -171,7 +171,8 @@ class AcmeKey(pulumi.ComponentResource):
         self.import_command = run_script(
             "acme-import",
             args.store_manager.connection,
-            Step("acme-key.sh", ("import",)),
+            # As root: the store is a file of the daemon's volume folder.
+            Step("acme-key.sh", ("import",), as_root=True),
             delete=Step("acme-key.sh", ("unimport",)),
             parent=self,
             depends_on=args.depends_on,

@@ -41,15 +41,18 @@ LEGACY = ("hs-test-", Path("/tmp/hs-test-swarm"))
 
 
 def _sleep_image_tar() -> bytes:
-    """A minimal root filesystem: /bin/sleep and the shared objects it needs (no registry here)."""
-    sleep = shutil.which("sleep") or "/bin/sleep"
-    files = {os.path.realpath(sleep): "bin/sleep"}
-    ldd = subprocess.run(["ldd", sleep], capture_output=True, text=True, check=True).stdout
-    for line in ldd.splitlines():
-        parts = line.split()
-        path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
-        if path.startswith("/"):
-            files[os.path.realpath(path)] = path.lstrip("/")
+    """A minimal root filesystem: /bin/sleep, /bin/cat (what a task reads its secrets with) and the
+    shared objects they need (no registry here)."""
+    files: dict[str, str] = {}
+    for tool in ("sleep", "cat"):
+        binary = shutil.which(tool) or f"/bin/{tool}"
+        files[os.path.realpath(binary)] = f"bin/{tool}"
+        ldd = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+        for line in ldd.splitlines():
+            parts = line.split()
+            path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
+            if path.startswith("/"):
+                files[os.path.realpath(path)] = path.lstrip("/")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for src, dst in files.items():
