@@ -52,6 +52,12 @@ CHALLENGE_ROUTER = "acme-http-challenge"
 # every user router), so challenges on port 80 reach the issuer without a redirect.
 CHALLENGE_PRIORITY = 2**63 - 1 - 1000
 REDIRECT_PRIORITY = CHALLENGE_PRIORITY - 1
+# Seconds between a challenge's creation and the CA's validation. Traefik renews what is due as its
+# ACME provider starts, while the router that answers HTTP-01 on its own entry point (acme-http@internal,
+# from another provider, through the 2 s providers' throttle) may not be in place yet: the CA then gets
+# a 404 and the renewal waits for Traefik's next check (a day, a week for long certificates). Seen once
+# in the e2e forced renewal, right after the issuer task was replaced.
+HTTP_CHALLENGE_DELAY = 10
 # What the wrapper accepts as its Docker endpoint (it reaches the Docker API through a proxy, never a socket).
 _ENDPOINT = re.compile(r"tcp://[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?:[0-9]{1,5}")
 
@@ -96,6 +102,8 @@ def issuer_traefik_args(network_name: str, acme: AcmeSettings, resolver: str, ca
         f"{prefix}.storage={WORK_DIR}/acme.json",
         *challenge_args(acme, prefix),
     ]
+    if acme.challenge == "http":
+        args.append(f"{prefix}.httpchallenge.delay={HTTP_CHALLENGE_DELAY}s")
     if acme.directory is not None:
         args.append(f"{prefix}.caserver={acme.directory}")
     if acme.ca_bundle is not None:
