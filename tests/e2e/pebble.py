@@ -315,13 +315,16 @@ class Pebble:
             pem = self.get(f"{self.management_url}/intermediates/0") + pem
         return pem
 
+    def challtestsrv(self, command: str, payload: dict[str, object]) -> None:
+        """POST PAYLOAD to pebble-challtestsrv's management API: add-a, clear-a, set-txt, clear-txt..."""
+        post = json.dumps(payload).encode()
+        in_netns(self.netns, lambda: self._get(f"{self.challtestsrv_url}/{command}", data=post))
+
     def set_a(self, host: str, *addresses: str) -> None:
         """Answer A queries for HOST with ADDRESSES instead of the default (none: back to the default)."""
-        post = json.dumps({"host": host}).encode()
-        in_netns(self.netns, lambda: self._get(f"{self.challtestsrv_url}/clear-a", data=post))
+        self.challtestsrv("clear-a", {"host": host})
         if addresses:
-            post = json.dumps({"host": host, "addresses": list(addresses)}).encode()
-            in_netns(self.netns, lambda: self._get(f"{self.challtestsrv_url}/add-a", data=post))
+            self.challtestsrv("add-a", {"host": host, "addresses": list(addresses)})
 
     def resolve_a(self, name: str) -> list[str]:
         """What pebble-challtestsrv answers to an A query for NAME (what pebble's validation sees)."""
