@@ -36,13 +36,12 @@ from tests.e2e.test_https_ha import (
     acme_image,
     ha_deployment,
     https,
-    logs,
     managers,
+    one_certificate_everywhere,
     orders,
     pebble_for,
     running_on,
-    served_certificate,
-    serves,
+    served_everywhere,
 )
 from tests.e2e.toolchain import Toolchain
 from tests.support.cluster import wait_for
@@ -102,16 +101,10 @@ def test_dns_01_orders_each_name_once_through_the_providers_api_and_every_manage
     roots.write_text(pebble.issuing_roots_pem())
     wait_for(lambda: len(running_on(first, "traefik")) == 3, 120, "a Traefik on every manager")
     wait_for(lambda: len(running_on(first, ISSUER)) == 1, 120, "one issuer")
-    try:
-        for name in NAMES:
-            for host in managers(deployment):
-                wait_for(lambda h=host, n=name: serves(deployment, h.address, roots, n), 240, f"https://{name}/ through {host.hostname}")
-    except AssertionError as err:
-        raise AssertionError(f"{err}\nprovider API calls: {api.calls}\n{logs(deployment, first, pebble)}") from None
+    served_everywhere(deployment, pebble, roots, NAMES, more=f"\nprovider API calls: {api.calls}")
     say(request.config, f"[e2e-acme-dns] issuance (up done -> both names on every manager): {time.monotonic() - start:.1f} s")
     for name in NAMES:
-        digests = {served_certificate(deployment, h.address, name) for h in managers(deployment)}
-        assert len(digests) == 1 and "" not in digests, f"{name}: not the same certificate on every manager: {digests}"
+        one_certificate_everywhere(deployment, name)
         assert "Pebble Intermediate" in https(deployment, first.address, roots, name, "-v", "-o", "/dev/null").stderr
     # Proved over DNS: the TXT record of each name set (and removed) through the provider's API,
     # with the credentials the issuer read from its secret files; never a wrong one.
@@ -134,11 +127,7 @@ def test_dns_01_orders_each_name_once_through_the_providers_api_and_every_manage
     added = time.monotonic()
     first.docker("service", "create", "--detach", "--name", "wild", "--network", "traefik-net", "--constraint", "node.role == worker", *label_args, whoami)
     request.addfinalizer(lambda: first.docker("service", "rm", "wild", check=False))
-    try:
-        for host in managers(deployment):
-            wait_for(lambda h=host: serves(deployment, h.address, roots, WILD_NAME), 240, f"https://{WILD_NAME}/ through {host.hostname}")
-    except AssertionError as err:
-        raise AssertionError(f"{err}\nprovider API calls: {api.calls}\n{logs(deployment, first, pebble)}") from None
+    served_everywhere(deployment, pebble, roots, (WILD_NAME,), more=f"\nprovider API calls: {api.calls}")
     say(request.config, f"[e2e-acme-dns] wildcard (service created -> served on every manager): {time.monotonic() - added:.1f} s")
     for host in managers(deployment):
         assert f"DNS:*.{WILD}" in certificate_names(deployment, host.address, WILD_NAME)

@@ -196,6 +196,26 @@ def logs(dep: Deployment, host: Host, pebble: Pebble) -> str:
     )
 
 
+def served_everywhere(
+    dep: Deployment, pebble: Pebble, roots: Path, names: tuple[str, ...], timeout: float = 240, hosts: list[Host] | None = None, more: str = ""
+) -> None:
+    """Wait until every manager (or HOSTS) answers HTTPS for each of NAMES with a certificate that
+    ROOTS trust; else fail with the issuer's, Traefik's and pebble's logs (and MORE)."""
+    try:
+        for name in names:
+            for host in hosts or managers(dep):
+                wait_for(lambda h=host, n=name: serves(dep, h.address, roots, n), timeout, f"https://{name}/ through {host.hostname}")
+    except AssertionError as err:
+        raise AssertionError(f"{err}{more}\n{logs(dep, dep.first, pebble)}") from None
+
+
+def one_certificate_everywhere(dep: Deployment, name: str) -> str:
+    """The SHA-256 of the one certificate every manager serves for NAME (fails when they differ)."""
+    digests = {served_certificate(dep, h.address, name) for h in managers(dep)}
+    assert len(digests) == 1 and "" not in digests, f"{name}: not the same certificate on every manager: {digests}"
+    return digests.pop()
+
+
 class RequestLoop:
     """HTTPS requests, one after the other, to each of ADDRESSES (one thread each), counted."""
 
@@ -246,17 +266,11 @@ def test_each_name_is_ordered_once_and_served_by_traefik_on_every_manager(
     wait_for(lambda: len(running_on(first, ISSUER)) == 1, 120, "one issuer")
     (issuer_node,) = running_on(first, ISSUER)
     assert issuer_node.startswith(f"{PREFIX}m")
-    try:
-        for name in NAMES:
-            for host in managers(deployment):
-                wait_for(lambda h=host, n=name: serves(deployment, h.address, roots, n), 240, f"https://{name}/ through {host.hostname}")
-    except AssertionError as err:
-        raise AssertionError(f"{err}\n{logs(deployment, first, pebble)}") from None
+    served_everywhere(deployment, pebble, roots, NAMES)
     figure(request, "issuance (up done -> both names on every manager), s", round(time.monotonic() - start, 1))
     figure(request, "first issuer", issuer_node)
     for name in NAMES:
-        digests = {served_certificate(deployment, h.address, name) for h in managers(deployment)}
-        assert len(digests) == 1 and "" not in digests, f"{name}: not the same certificate on every manager: {digests}"
+        one_certificate_everywhere(deployment, name)
         res = https(deployment, first.address, roots, name, "-v", "-o", "/dev/null")
         assert "Pebble Intermediate" in res.stderr, res.stderr[-1500:]
     time.sleep(20)  # nothing is ordered again while things settle

@@ -32,6 +32,7 @@ from tests.e2e.test_https_ha import (
     pebble_for,
     running_on,
     served_certificate,
+    served_everywhere,
     serves,
     service_logs,
     store_configs,
@@ -90,12 +91,7 @@ def test_a_single_traefik_acme_stack_moves_to_issuer_swarm_without_a_new_order(
     first.docker("node", "update", "--availability", "active", first.hostname)
     wait_for(lambda: len(running_on(first, "traefik")) == 3, 180, "a Traefik on every manager")
     outbound_nat(first)
-    try:
-        for name in NAMES:
-            for host in managers(deployment):
-                wait_for(lambda h=host, n=name: serves(deployment, h.address, roots, n), 180, f"https://{name}/ through {host.hostname}")
-    except AssertionError as err:
-        raise AssertionError(f"{err}\n{logs(deployment, first, pebble)}") from None
+    served_everywhere(deployment, pebble, roots, NAMES, timeout=180)
     say(request.config, f"[e2e-acme] migration (up switched -> both names on every manager): {time.monotonic() - switched:.1f} s; first issuer on {issuer_node}")
     # The very certificates of the single Traefik, on every manager; nothing ordered again.
     for name in NAMES:
