@@ -73,11 +73,12 @@ verify: venv pulumi-cli
 # Back up the swarm's Raft store (docs/backup.md): on a manager that is not the leader, quorum
 # checked, its Docker daemon stopped meanwhile; encrypted with age to the stack's secret backupKey
 # (made the first time) into backup.dir (default $(HA_SWARM_CACHE)/backups/<stack>), the last
-# backup.keep (7) kept. `make restore BACKUP=<archive>` restores it on the first manager; then
+# backup.keep (7) kept; NODE=<manager> backs up on that one (not the leader). `make restore
+# BACKUP=<archive>` restores it on the manager it was taken on; then
 # `make up` joins the other nodes again and `make verify BACKUP=<archive>` compares.
 .PHONY: backup backup-pull restore
 backup: venv pulumi-cli
-	$(WITH_PULUMI) $(PY) -m tools.backup backup --stack $(STACK)
+	$(WITH_PULUMI) $(PY) -m tools.backup backup --stack $(STACK) $(if $(NODE),--node '$(NODE)')
 
 backup-pull: venv pulumi-cli
 	$(WITH_PULUMI) $(PY) -m tools.backup pull --stack $(STACK)

@@ -1,12 +1,12 @@
 """Back up the swarm, restore it, and check a restore (the node side: swarm-backup.sh, swarm-restore.sh).
 
-    python -m tools.backup backup  [--stack S] [--cwd DIR] [--dir DIR] [--keep N]     (make backup)
+    python -m tools.backup backup  [--stack S] [--cwd DIR] [--dir DIR] [--keep N] [--node M]  (make backup [NODE=M])
     python -m tools.backup pull    [--stack S] [--cwd DIR] [--dir DIR] [--keep N]     (make backup-pull)
     python -m tools.backup restore ARCHIVE [--stack S] [--cwd DIR] [--force]         (make restore BACKUP=...)
     python -m tools.backup check   ARCHIVE [--stack S] [--cwd DIR]                   (make verify BACKUP=...)
 
-backup:  asks a manager for the managers, picks the first of the stack's managers that is reachable
-         and not the leader (one manager alone: that one, and it says the control plane stops),
+backup:  asks a manager for the managers, picks --node (NODE=) or else the first of the stack's
+         managers that is reachable and not the leader (one manager alone: that one, and it says the control plane stops),
          runs swarm-backup.sh there as root (quorum check, daemon stopped while its swarm folder is
          archived, started again, reachable again), encrypts the archive on the way with age to the
          stack's secret `backupKey` (made the first time: `pulumi config set --secret`), writes it
@@ -144,10 +144,23 @@ def managers_status(stack: Stack) -> tuple[NodeSpec, list[list[str]]]:
     raise BackupError("no manager of the stack answers as a manager of a working swarm: nothing to back up (a swarm without quorum: restore the last backup)")
 
 
-def choose(settings: Settings, status: Sequence[Sequence[str]]) -> NodeSpec:
-    """The manager to back up on: the first of the stack's managers that is reachable and not the
-    leader; with one manager, that one."""
+def choose(settings: Settings, status: Sequence[Sequence[str]], wanted: str | None = None) -> NodeSpec:
+    """The manager to back up on: WANTED (`make backup NODE=...`: an archive restores on the manager
+    it was taken on, so this is where a restore can go) when it is reachable and not the leader;
+    else the first of the stack's managers that is; with one manager, that one."""
     by_name = {row[0]: row for row in status}
+    if wanted is not None:
+        spec = next((m for m in settings.managers if m.name == wanted), None)
+        if spec is None:
+            raise BackupError(f"NODE={wanted!r} is refused: a manager of this stack ({', '.join(m.name for m in settings.managers)})")
+        row = by_name.get(wanted)
+        if row is None:
+            raise BackupError(f"NODE={wanted!r} is refused: not a manager of the swarm (its managers: {', '.join(by_name)})")
+        if len(status) > 1 and row[3] != "reachable":
+            raise BackupError(f"NODE={wanted!r} is refused: it is {row[3]}, not reachable")
+        if len(status) > 1 and row[4] == "true":
+            raise BackupError(f"NODE={wanted!r} is refused: it is the leader (a backup stops its daemon; choose another manager)")
+        return spec
     if len(status) == 1:
         spec = next((m for m in settings.managers if m.name == status[0][0]), None)
         if spec is None:
@@ -160,12 +173,12 @@ def choose(settings: Settings, status: Sequence[Sequence[str]]) -> NodeSpec:
     raise BackupError("no manager of the stack is reachable and not the leader: a backup would stop the leader or break the quorum")
 
 
-def run_backup(stack: Stack, folder_override: str | None, keep_override: int | None) -> Path:
+def run_backup(stack: Stack, folder_override: str | None, keep_override: int | None, wanted: str | None = None) -> Path:
     start = time.monotonic()
     identity = stack.backup_key(make=True)
     to = recipient(identity)
     asked, status = managers_status(stack)
-    node = choose(stack.settings, status)
+    node = choose(stack.settings, status, wanted)
     leader = next((row[0] for row in status if row[4] == "true"), "?")
     if len(status) == 1:
         say(f"one manager: {node.name}'s Docker daemon stops while its swarm folder is archived; the control plane is down meanwhile (tasks keep serving)")
@@ -316,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name in ("backup", "pull"):
             p.add_argument("--dir", help="where the archives go (default: backup.dir, else $HA_SWARM_CACHE/backups/<stack>)")
             p.add_argument("--keep", type=int, help="keep the last N archives (default: backup.keep, else 7)")
+        if name == "backup":
+            p.add_argument("--node", help="the manager to back up on, not the leader (default: the first reachable one that is not)")
         else:
             p.add_argument("archive", help=f"an archive of make backup (*{ARCHIVE_SUFFIX})")
         if name == "restore":
@@ -326,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise BackupError(f"--keep {args.keep} is refused: keep at least 1 archive")
         stack = Stack(args.stack, args.cwd)
         if args.command == "backup":
-            run_backup(stack, args.dir, args.keep)
+            run_backup(stack, args.dir, args.keep, args.node)
             return 0
         if args.command == "pull":
             run_pull(stack, args.dir, args.keep)

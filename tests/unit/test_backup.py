@@ -5,6 +5,7 @@ side of an archive (its name, the last N kept, age, the record, the comparison a
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import tarfile
 from datetime import UTC, datetime
@@ -195,6 +196,26 @@ def test_the_backup_runs_on_the_first_reachable_manager_that_is_not_the_leader()
         choose(settings, [rows[0], ["manager-2", "b", "y", "unreachable", "false"]])
     single = parse_settings({**raw(), "lab": {**raw()["lab"], "managers": 1}})
     assert choose(single, [["manager-1", "a", "x", "reachable", "true"]]).name == "manager-1"
+    assert choose(single, [["manager-1", "a", "x", "reachable", "true"]], "manager-1").name == "manager-1"
+
+
+def test_make_backup_node_backs_up_on_the_manager_named_when_it_is_reachable_and_not_the_leader() -> None:
+    """An archive restores on the manager it was taken on: NODE= is how the operator chooses where."""
+    settings = parse_settings(raw())
+    rows = [["manager-1", "a", "x", "reachable", "true"], ["manager-2", "b", "y", "reachable", "false"], ["manager-3", "c", "z", "reachable", "false"]]
+    assert choose(settings, rows).name == "manager-2"
+    assert choose(settings, rows, "manager-3").name == "manager-3"
+    for wanted, why in (
+        ("manager-1", "is the leader"),
+        ("worker-1", "a manager of this stack (manager-1, manager-2, manager-3)"),
+        ("manager-9", "a manager of this stack"),
+    ):
+        with pytest.raises(BackupError, match=re.escape(why)):
+            choose(settings, rows, wanted)
+    with pytest.raises(BackupError, match="it is unreachable, not reachable"):
+        choose(settings, [rows[0], rows[1], ["manager-3", "c", "z", "unreachable", "false"]], "manager-3")
+    with pytest.raises(BackupError, match="not a manager of the swarm"):
+        choose(settings, rows[:2], "manager-3")
 
 
 @pytest.mark.skipif(shutil.which("age") is None, reason="age is not installed (apt-get install age)")
