@@ -319,7 +319,8 @@ def run_check(stack: Stack, archive: Path) -> int:
     return 0 if all(r.result == "OK" for r in rows) else 1
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def arguments() -> argparse.ArgumentParser:
+    """The command line: each command and what it takes."""
     parser = argparse.ArgumentParser(prog="python -m tools.backup", description="Back up and restore an ha-swarm stack's swarm.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("backup", "pull", "restore", "check"):
@@ -329,13 +330,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name in ("backup", "pull"):
             p.add_argument("--dir", help="where the archives go (default: backup.dir, else $HA_SWARM_CACHE/backups/<stack>)")
             p.add_argument("--keep", type=int, help="keep the last N archives (default: backup.keep, else 7)")
-        if name == "backup":
-            p.add_argument("--node", help="the manager to back up on, not the leader (default: the first reachable one that is not)")
         else:
             p.add_argument("archive", help=f"an archive of make backup (*{ARCHIVE_SUFFIX})")
+        if name == "backup":
+            p.add_argument("--node", help="the manager to back up on, not the leader (default: the first reachable one that is not)")
         if name == "restore":
             p.add_argument("--force", action="store_true", help="restore even on a manager of a working swarm")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = arguments().parse_args(argv)
     try:
         if args.command in ("backup", "pull") and args.keep is not None and args.keep < 1:
             raise BackupError(f"--keep {args.keep} is refused: keep at least 1 archive")

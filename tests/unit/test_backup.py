@@ -30,7 +30,7 @@ from ha_swarm.day2.backup import (
 )
 from ha_swarm.nodes.remote import script_command
 from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, base_config, refused_before_any_resource, run_program
-from tools.backup import choose
+from tools.backup import arguments, choose
 
 IDENTITY = "AGE-SECRET-KEY-1" + "Q" * 58
 RECORD = """format 1
@@ -234,3 +234,16 @@ def test_an_archive_encrypted_to_the_stacks_key_decrypts_only_with_it(tmp_path: 
     assert record_of(decrypt(identity, path)).unlock_key == "SWMKEY-1-notarealkey"
     with pytest.raises(BackupError, match="cannot decrypt"):
         decrypt(new_identity(), path)
+
+
+def test_each_command_line_takes_what_its_command_needs() -> None:
+    """backup and pull take a folder (backup also NODE=), restore and check an archive (the e2e
+    caught `pull` asking for an archive once)."""
+    cli = arguments()
+    assert cli.parse_args(["pull", "--dir", "/tmp/b"]).dir == "/tmp/b"
+    assert cli.parse_args(["backup", "--node", "manager-2", "--keep", "3"]).node == "manager-2"
+    assert cli.parse_args(["restore", "a.swarm.age", "--force"]).archive == "a.swarm.age"
+    assert cli.parse_args(["check", "a.swarm.age"]).archive == "a.swarm.age"
+    for wrong in (["pull", "a.swarm.age"], ["pull", "--node", "manager-2"], ["restore"], ["check", "--dir", "/tmp/b", "a.swarm.age"]):
+        with pytest.raises(SystemExit):
+            cli.parse_args(wrong)
