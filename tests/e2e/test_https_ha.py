@@ -196,14 +196,12 @@ def logs(dep: Deployment, host: Host, pebble: Pebble) -> str:
     )
 
 
-def served_everywhere(
-    dep: Deployment, pebble: Pebble, roots: Path, names: tuple[str, ...], timeout: float = 240, hosts: list[Host] | None = None, more: str = ""
-) -> None:
-    """Wait until every manager (or HOSTS) answers HTTPS for each of NAMES with a certificate that
-    ROOTS trust; else fail with the issuer's, Traefik's and pebble's logs (and MORE)."""
+def served_everywhere(dep: Deployment, pebble: Pebble, roots: Path, names: tuple[str, ...], timeout: float = 240, more: str = "") -> None:
+    """Wait until every manager answers HTTPS for each of NAMES with a certificate that ROOTS trust;
+    else fail with the issuer's, Traefik's and pebble's logs (and MORE)."""
     try:
         for name in names:
-            for host in hosts or managers(dep):
+            for host in managers(dep):
                 wait_for(lambda h=host, n=name: serves(dep, h.address, roots, n), timeout, f"https://{name}/ through {host.hostname}")
     except AssertionError as err:
         raise AssertionError(f"{err}{more}\n{logs(dep, dep.first, pebble)}") from None
