@@ -74,8 +74,9 @@ verify: venv pulumi-cli
 # checked, its Docker daemon stopped meanwhile; encrypted with age to the stack's secret backupKey
 # (made the first time) into backup.dir (default $(HA_SWARM_CACHE)/backups/<stack>), the last
 # backup.keep (7) kept; NODE=<manager> backs up on that one (not the leader). `make restore
-# BACKUP=<archive>` restores it on the manager it was taken on; then
-# `make up` joins the other nodes again and `make verify BACKUP=<archive>` compares.
+# BACKUP=<archive>` restores it on the manager it was taken on (`make restore NODE=<manager>`: the
+# newest archive taken on that one); then `make up` joins the other nodes again and
+# `make verify BACKUP=<archive>` compares.
 .PHONY: backup backup-pull restore
 backup: venv pulumi-cli
 	$(WITH_PULUMI) $(PY) -m tools.backup backup --stack $(STACK) $(if $(NODE),--node '$(NODE)')
@@ -84,8 +85,8 @@ backup-pull: venv pulumi-cli
 	$(WITH_PULUMI) $(PY) -m tools.backup pull --stack $(STACK)
 
 restore: venv pulumi-cli
-	@test -n "$(BACKUP)" || { echo "make restore BACKUP=<archive of make backup> (docs/backup.md)" >&2; exit 2; }
-	$(WITH_PULUMI) $(PY) -m tools.backup restore --stack $(STACK) "$(BACKUP)"
+	@test -n "$(BACKUP)$(NODE)" || { echo "make restore BACKUP=<archive of make backup> or NODE=<manager> (its newest archive; docs/backup.md)" >&2; exit 2; }
+	$(WITH_PULUMI) $(PY) -m tools.backup restore --stack $(STACK) $(if $(BACKUP),"$(BACKUP)") $(if $(NODE),--node '$(NODE)')
 
 # The system packages the tests need (docker.io, shellcheck, openssh-server, Go, ...): installed
 # when missing or not fully configured (root; otherwise it says what to run).

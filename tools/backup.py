@@ -2,7 +2,8 @@
 
     python -m tools.backup backup  [--stack S] [--cwd DIR] [--dir DIR] [--keep N] [--node M]  (make backup [NODE=M])
     python -m tools.backup pull    [--stack S] [--cwd DIR] [--dir DIR] [--keep N]     (make backup-pull)
-    python -m tools.backup restore ARCHIVE [--stack S] [--cwd DIR] [--force]         (make restore BACKUP=...)
+    python -m tools.backup restore [ARCHIVE] [--node M] [--dir DIR] [--stack S] [--cwd DIR] [--force]
+                                                                   (make restore BACKUP=... | NODE=M)
     python -m tools.backup check   ARCHIVE [--stack S] [--cwd DIR]                   (make verify BACKUP=...)
 
 backup:  asks a manager for the managers, picks --node (NODE=) or else the first of the stack's
@@ -15,9 +16,12 @@ backup:  asks a manager for the managers, picks --node (NODE=) or else the first
 pull:    copies the archives of the scheduled backup (backup.schedule) from every reachable manager's
          backup.nodeDir that are not in the folder yet (already encrypted on the managers), keeps
          the last `backup.keep`.
-restore: decrypts ARCHIVE, streams it with the recorded unlock key to the stack's first manager,
-         runs swarm-restore.sh there as root, and records `swarm.restored` (a new generation) in
-         the stack's config, so that the next `pulumi up` joins every other node again.
+restore: decrypts ARCHIVE (or, with --node alone, the newest archive in the folder taken on that
+         manager), streams it with the recorded unlock key to the manager it was taken on (an
+         archive restores only there: its Raft store keeps that manager's address), runs
+         swarm-restore.sh there as root, and records `swarm.restored` (a new generation) and
+         `swarm.restoredOn` in the stack's config, so that the next `pulumi up` joins every other
+         node again.
 check:   the restored swarm against the archive's record (services, networks, secrets, configs by
          ID; the nodes by name): a table like make verify's; exit 1 when something differs.
 Nothing secret is printed: not the keys, not the unlock key, not the join tokens.
@@ -46,6 +50,7 @@ from ha_swarm.day2.backup import (
     compare,
     decrypt,
     new_identity,
+    newest_taken_on,
     parse_inventory,
     prune,
     recipient,
@@ -215,24 +220,46 @@ def run_backup(stack: Stack, folder_override: str | None, keep_override: int | N
     return final
 
 
-def restore_target(settings: Settings, record: Record) -> NodeSpec:
+# Why an archive restores only where it was taken: what the refusals below cite.
+SAME_ADDRESS = "Docker restores a swarm only on the address its Raft store names (docker/docs#7931, moby/swarmkit#642)"
+
+
+def restore_target(settings: Settings, record: Record, wanted: str | None = None) -> NodeSpec:
     """The manager the backup was taken on: its Raft store names that manager's address, and the
     other managers learn the leader's address from it, so it is restored there (or on a fresh host
-    given that name and address in the config)."""
+    given that name and address in the config).  WANTED (NODE=): the manager the operator chose,
+    which must be that one."""
+    if wanted is not None and wanted != record.taken_on:
+        why = f"{SAME_ADDRESS}; restore an archive taken on {wanted} (make restore NODE={wanted} takes the newest)"
+        raise BackupError(f"the backup was taken on {record.taken_on}, not on {wanted}: {why}")
     spec = next((m for m in settings.managers if m.name == record.taken_on), None)
     if spec is None:
         raise BackupError(f"the backup was taken on {record.taken_on!r}, which is not a manager of this stack: restore it where a manager of that name has its address")
     entry = next((n for n in record.inventory.nodes if n.name == spec.name), None)
     if entry is not None and entry.addr != spec.swarm_address:
-        raise BackupError(f"{spec.name} had the swarm address {entry.addr} in the backup, the stack gives it {spec.swarm_address}: its Raft store names the old one")
+        raise BackupError(f"{spec.name} had the swarm address {entry.addr} in the backup, the stack gives it {spec.swarm_address}: {SAME_ADDRESS}")
     return spec
 
 
-def run_restore(stack: Stack, archive: Path, force: bool) -> str:
+def restore_archive(stack: Stack, archive: str | None, node: str | None, folder_override: str | None) -> Path:
+    """The archive to restore: ARCHIVE, or with NODE alone the newest one in the folder taken on it."""
+    if archive is None:
+        if node is None:
+            raise BackupError("restore needs an archive (BACKUP=) or a manager (NODE=), whose newest archive it takes")
+        chosen = newest_taken_on(stack.folder(folder_override), stack.name(), node)
+        say(f"the newest archive taken on {node}: {chosen}")
+        return chosen
+    path = Path(archive).expanduser()
+    if not path.is_file():
+        raise BackupError(f"no archive {path}")
+    return path
+
+
+def run_restore(stack: Stack, archive: Path, force: bool, wanted: str | None = None) -> str:
     start = time.monotonic()
     data = decrypt(stack.backup_key(make=False), archive)
     record = record_of(data)
-    node = restore_target(stack.settings, record)
+    node = restore_target(stack.settings, record, wanted)
     first = stack.settings.managers[0]
     nodes = len(record.inventory.nodes)
     autolock = "on" if record.autolock else "off"
@@ -327,14 +354,17 @@ def arguments() -> argparse.ArgumentParser:
         p = sub.add_parser(name)
         p.add_argument("--stack", help="the Pulumi stack (default: the selected one)")
         p.add_argument("--cwd", help="the folder of Pulumi.yaml (default: the current one)")
+        if name in ("backup", "pull", "restore"):
+            p.add_argument("--dir", help="where the archives are (default: backup.dir, else $HA_SWARM_CACHE/backups/<stack>)")
         if name in ("backup", "pull"):
-            p.add_argument("--dir", help="where the archives go (default: backup.dir, else $HA_SWARM_CACHE/backups/<stack>)")
             p.add_argument("--keep", type=int, help="keep the last N archives (default: backup.keep, else 7)")
-        else:
+        if name == "check":
             p.add_argument("archive", help=f"an archive of make backup (*{ARCHIVE_SUFFIX})")
         if name == "backup":
             p.add_argument("--node", help="the manager to back up on, not the leader (default: the first reachable one that is not)")
         if name == "restore":
+            p.add_argument("archive", nargs="?", help=f"an archive of make backup (*{ARCHIVE_SUFFIX}); without it, the newest taken on --node")
+            p.add_argument("--node", help="the manager to restore on: an archive taken there (by default the newest in --dir)")
             p.add_argument("--force", action="store_true", help="restore even on a manager of a working swarm")
     return parser
 
@@ -351,13 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "pull":
             run_pull(stack, args.dir, args.keep)
             return 0
-        archive = Path(args.archive).expanduser()
-        if not archive.is_file():
-            raise BackupError(f"no archive {archive}")
         if args.command == "restore":
-            run_restore(stack, archive, args.force)
+            run_restore(stack, restore_archive(stack, args.archive, args.node, args.dir), args.force, args.node)
             return 0
-        return run_check(stack, archive)
+        return run_check(stack, restore_archive(stack, args.archive, None, None))
     except (BackupError, VerifyError, SettingsError) as error:
         say(str(error))
         return 2

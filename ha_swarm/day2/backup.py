@@ -125,6 +125,31 @@ def archives(folder: Path, stack: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name.startswith(f"{stack}-2") and p.name.endswith(ARCHIVE_SUFFIX))
 
 
+def taken_on(path: Path, stack: str) -> str | None:
+    """The manager an archive of the stack was taken on, read from its name (archive_name)."""
+    head, tail = f"{stack}-", ARCHIVE_SUFFIX
+    name = path.name
+    if not (name.startswith(head) and name.endswith(tail)):
+        return None
+    when, _, node = name[len(head) : -len(tail)].partition("-")
+    if not node or len(when) != 16 or not when[:8].isdigit() or when[8] != "T" or not when[9:15].isdigit() or when[15] != "Z":
+        return None
+    return node
+
+
+def newest_taken_on(folder: Path, stack: str, node: str) -> Path:
+    """The newest archive of the stack in FOLDER taken on NODE: an archive restores only on the
+    manager it was taken on (the Raft store keeps that manager's address; Docker has no way to
+    change it: docker/docs#7931, moby/swarmkit#642)."""
+    found = archives(folder, stack)
+    mine = [p for p in found if taken_on(p, stack) == node]
+    if mine:
+        return mine[-1]
+    others = sorted({n for p in found if (n := taken_on(p, stack))})
+    held = f"{folder} holds archives taken on {', '.join(others)}" if others else f"{folder} holds no archive of the stack {stack}"
+    raise BackupError(f"no archive taken on {node}: {held} (make backup NODE={node}; make backup-pull copies the scheduled ones)")
+
+
 def prune(folder: Path, stack: str, keep: int) -> list[Path]:
     """Remove all but the KEEP newest archives of the stack; the removed ones."""
     found = archives(folder, stack)

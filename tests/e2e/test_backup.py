@@ -111,9 +111,26 @@ def test_make_backup_archives_on_a_manager_that_is_not_the_leader_encrypted(depl
     wait_for(lambda: all(n["Status"] == "Ready" for n in deployment.nodes()), 120, "every node ready after the backup")
 
 
-def test_the_scheduled_job_fired_on_every_manager_at_once_backs_up_on_one_and_backup_pull_copies_it(deployment: Deployment) -> None:
-    """backup.schedule: each manager has the timer; when it fires (here: its service's ExecStart run on
-    every manager at once, as systemd would), one manager backs up; `make backup-pull` brings it here."""
+def fire_the_scheduled_job(deployment: Deployment, exec_start: list[str]) -> str:
+    """The job's ExecStart run on every manager at once, as systemd would when the timer fires;
+    the name of the one manager that wrote an archive."""
+    managers = deployment.harness.managers
+    env = {**managers[0].env, "PATH": f"{STUB_BIN}:{SYSTEM_PATH}"}
+    with ThreadPoolExecutor(len(managers)) as pool:
+        runs = list(pool.map(lambda h: h.exec(exec_start, env=env, timeout=600), managers))
+    for host, run in zip(managers, runs, strict=True):
+        assert run.returncode == 0, f"{host.name}: {run.stdout}{run.stderr}"
+    wrote = [h.name for h, run in zip(managers, runs, strict=True) if " wrote " in run.stderr]
+    assert len(wrote) == 1, [(h.name, r.stderr[-400:]) for h, r in zip(managers, runs, strict=True)]
+    wait_for(lambda: all(n["Status"] == "Ready" for n in deployment.nodes()), 120, "every node ready after the scheduled backup")
+    return wrote[0]
+
+
+def test_the_scheduled_job_fired_on_every_manager_at_once_backs_up_on_one_in_turn_and_backup_pull_copies_it(deployment: Deployment) -> None:
+    """backup.schedule: each manager has the timer; when it fires, one manager backs up: of the
+    reachable ones that are not the leader, the one backed up least recently. `make backup` took
+    m2's, so the schedule takes m3 first, then m2: each keeps archives that a restore on it can
+    use. `make backup-pull` brings them here."""
     managers = deployment.harness.managers
     units = [(h, h.dir / "etc" / "systemd" / "system") for h in managers]
     for host, folder in units:
@@ -121,29 +138,24 @@ def test_the_scheduled_job_fired_on_every_manager_at_once_backs_up_on_one_and_ba
         assert "OnCalendar=daily" in (folder / "ha-swarm-backup.timer").read_text()
     service = (units[0][1] / "ha-swarm-backup.service").read_text()
     exec_start = shlex.split(next(line.split("=", 1)[1] for line in service.splitlines() if line.startswith("ExecStart=")))
-    env = {**managers[0].env, "PATH": f"{STUB_BIN}:{SYSTEM_PATH}"}
     start = time.monotonic()
-    with ThreadPoolExecutor(len(managers)) as pool:
-        runs = list(pool.map(lambda h: h.exec(exec_start, env=env, timeout=600), managers))
+    first = fire_the_scheduled_job(deployment, exec_start)
     FIGURES["scheduled backup"] = time.monotonic() - start
     deployment.times.lines.append(("scheduled backup (the job on every manager at once)", FIGURES["scheduled backup"]))
-    for host, run in zip(managers, runs, strict=True):
-        assert run.returncode == 0, f"{host.name}: {run.stdout}{run.stderr}"
-    wrote = [h.name for h, run in zip(managers, runs, strict=True) if " wrote " in run.stderr]
-    assert wrote == ["m2"], [(h.name, r.stderr[-400:]) for h, r in zip(managers, runs, strict=True)]
+    assert first == "m3", "the manager never backed up goes first (make backup took m2's)"
+    assert fire_the_scheduled_job(deployment, exec_start) == "m2", "then the one backed up least recently"
     on_nodes = {h.name: sorted((h.dir / "root" / Path(NODE_DIR).name).glob("*.swarm.age")) for h in managers}
-    assert [len(on_nodes[n]) for n in ("m1", "m2", "m3")] == [0, 1, 0], on_nodes
-    (scheduled,) = on_nodes["m2"]
-    assert scheduled.stat().st_mode & 0o077 == 0, "the archive is readable by others"
-    data = scheduled.read_bytes()
-    assert data.startswith(b"age-encryption.org/v1") and SECRET_VALUE.encode() not in data
-    wait_for(lambda: all(n["Status"] == "Ready" for n in deployment.nodes()), 120, "every node ready after the scheduled backup")
+    assert [len(on_nodes[n]) for n in ("m1", "m2", "m3")] == [0, 1, 1], on_nodes
+    for scheduled in (*on_nodes["m2"], *on_nodes["m3"]):
+        assert scheduled.stat().st_mode & 0o077 == 0, "the archive is readable by others"
+        data = scheduled.read_bytes()
+        assert data.startswith(b"age-encryption.org/v1") and SECRET_VALUE.encode() not in data
     labels = deployment.first.docker("node", "inspect", "--format", "{{json .Spec.Labels}}", *[n["ID"] for n in deployment.nodes()])
     assert "ha-swarm.backup-started" not in labels, "the backup's mark stayed"
     res = tool(deployment, "pull", *common(deployment), "--dir", str(deployment.run_dir / "backups"))
     assert res.returncode == 0, res.stdout + res.stderr
-    assert [p.name for p in archives(deployment)][-1] == scheduled.name, "the pulled archive is the newest"
-    assert len(archives(deployment)) == 2
+    assert [p.name for p in archives(deployment)][-2:] == [on_nodes["m3"][0].name, on_nodes["m2"][0].name], "the pulled archives are the newest"
+    assert len(archives(deployment)) == 3
     again = tool(deployment, "pull", *common(deployment), "--dir", str(deployment.run_dir / "backups"))
     assert again.returncode == 0 and "pulled 0 archive(s)" in again.stderr, again.stderr
 
@@ -159,12 +171,16 @@ def test_disaster_every_managers_daemon_stopped_and_its_swarm_folder_deleted(dep
         assert host.info("{{.Swarm.LocalNodeState}}") == "inactive"
 
 
-def test_make_restore_then_pulumi_up_brings_the_swarm_back_serving(deployment: Deployment) -> None:
-    archive = archives(deployment)[-1]  # the scheduled backup's, pulled
+def test_make_restore_on_the_manager_chosen_then_pulumi_up_brings_the_swarm_back_serving(deployment: Deployment) -> None:
+    """`make restore NODE=m3`: the newest archive taken on m3 (the scheduled one, pulled; not the
+    newest of all, which is m2's), restored on m3."""
     start = time.monotonic()
-    res = tool(deployment, "restore", str(archive), *common(deployment))
+    res = tool(deployment, "restore", "--node", f"{PREFIX}m3", "--dir", str(deployment.run_dir / "backups"), *common(deployment))
     FIGURES["restore"] = time.monotonic() - start
     assert res.returncode == 0, res.stdout + res.stderr
+    m3_archive = next(p for p in archives(deployment) if p.name.endswith(f"-{PREFIX}m3.swarm.age"))
+    assert f"the newest archive taken on {PREFIX}m3: {m3_archive}" in res.stderr, res.stderr
+    assert f"on {PREFIX}m3 (" in res.stderr, res.stderr
     assert "SWMKEY" not in res.stderr + res.stdout and "SWMTKN" not in res.stderr + res.stdout
     result = deployment.up("pulumi up after the restore")
     assert result.summary.result == "succeeded"
@@ -187,7 +203,7 @@ def test_verify_and_the_restore_check_are_green_and_a_second_up_changes_nothing(
     res = deployment.verify()
     assert res.returncode == 0, res.stdout + res.stderr
     assert set(verify_rows(res.stdout).values()) == {"OK"}
-    archive = archives(deployment)[-1]
+    archive = next(p for p in archives(deployment) if p.name.endswith(f"-{PREFIX}m3.swarm.age"))  # the one restored
     check = tool(deployment, "check", str(archive), *common(deployment))
     assert check.returncode == 0, check.stdout + check.stderr
     assert re.search(r"restore check: (\d+) of \1 as in the backup", check.stdout), check.stdout

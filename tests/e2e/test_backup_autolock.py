@@ -31,7 +31,7 @@ def test_make_backup_of_the_autolocked_swarm(deployment: Deployment) -> None:
 
 
 def test_the_scheduled_job_backs_up_the_autolocked_swarm_on_one_manager_and_backup_pull_copies_it(deployment: Deployment) -> None:
-    drill.test_the_scheduled_job_fired_on_every_manager_at_once_backs_up_on_one_and_backup_pull_copies_it(deployment)
+    drill.test_the_scheduled_job_fired_on_every_manager_at_once_backs_up_on_one_in_turn_and_backup_pull_copies_it(deployment)
 
 
 def test_disaster_every_autolocked_managers_daemon_stopped_and_its_swarm_folder_deleted(deployment: Deployment) -> None:
@@ -39,7 +39,7 @@ def test_disaster_every_autolocked_managers_daemon_stopped_and_its_swarm_folder_
 
 
 def test_make_restore_of_the_autolocked_backup_then_pulumi_up_brings_the_swarm_back_serving(deployment: Deployment) -> None:
-    drill.test_make_restore_then_pulumi_up_brings_the_swarm_back_serving(deployment)
+    drill.test_make_restore_on_the_manager_chosen_then_pulumi_up_brings_the_swarm_back_serving(deployment)
 
 
 def test_verify_the_restore_check_and_a_second_up_after_the_autolocked_restore(deployment: Deployment) -> None:

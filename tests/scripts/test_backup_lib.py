@@ -28,3 +28,32 @@ ip -o link show type vxlan | cut -d: -f2
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["other0"]
     assert res.stderr.count("removed the VXLAN link vx-001001-abcde") == 1, res.stderr
+
+
+def pick(rows: str) -> str:
+    script = f". {SCRIPTS}/lib.sh; . {SCRIPTS}/backup-lib.sh; set -euo pipefail; hs_backup_pick"
+    res = subprocess.run(["bash", "-c", script], input=rows, capture_output=True, text=True, check=False, timeout=30)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+@pytest.mark.parametrize(
+    ("rows", "chosen"),
+    [
+        # never backed up: the first by name of the reachable managers that are not the leader
+        ("m1 reachable true -\nm3 reachable false -\nm2 reachable false -\n", "m2\n"),
+        # then the one backed up least recently: the managers take turns
+        ("m1 reachable true -\nm2 reachable false 1764900000\nm3 reachable false -\n", "m3\n"),
+        ("m1 reachable true -\nm2 reachable false 1764900000\nm3 reachable false 1764903600\n", "m2\n"),
+        ("m1 reachable true 5\nm2 reachable false 1764903600\nm3 reachable false 1764900000\n", "m3\n"),
+        # an unreachable manager is passed over, however old its last backup
+        ("m1 reachable true -\nm2 unreachable false -\nm3 reachable false 1764900000\n", "m3\n"),
+        # a label that is not a time counts as never; names with dashes are whole
+        ("a-m1 reachable true -\nb-m2 reachable false x\nc-m3 reachable false 7\n", "b-m2\n"),
+        # nobody qualifies: nothing
+        ("m1 reachable true -\nm2 unreachable false -\n", ""),
+        ("", ""),
+    ],
+)
+def test_the_scheduled_backup_goes_to_the_reachable_non_leader_backed_up_least_recently(rows: str, chosen: str) -> None:
+    assert pick(rows) == chosen

@@ -23,14 +23,16 @@ from ha_swarm.day2.backup import (
     compare,
     decrypt,
     new_identity,
+    newest_taken_on,
     parse_record,
     prune,
     recipient,
     record_of,
+    taken_on,
 )
 from ha_swarm.nodes.remote import script_command
 from tests.support.mocks import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY, Program, base_config, refused_before_any_resource, run_program
-from tools.backup import arguments, choose
+from tools.backup import arguments, choose, restore_target
 
 IDENTITY = "AGE-SECRET-KEY-1" + "Q" * 58
 RECORD = """format 1
@@ -164,6 +166,34 @@ def test_archives_are_named_by_time_and_only_the_last_n_are_kept(tmp_path: Path)
     assert (tmp_path / "other-20261204T000000Z-m.swarm.age").exists()
 
 
+def test_make_restore_node_takes_the_newest_archive_taken_on_that_manager(tmp_path: Path) -> None:
+    for hour, node in ((1, "manager-2"), (2, "manager-3"), (3, "manager-2"), (4, "manager-3-b")):
+        (tmp_path / archive_name("dev", datetime(2026, 12, 4, hour, tzinfo=UTC), node)).write_bytes(b"x")
+    (tmp_path / archive_name("other", datetime(2026, 12, 4, 5, tzinfo=UTC), "manager-3")).write_bytes(b"x")
+    assert [taken_on(p, "dev") for p in archives(tmp_path, "dev")] == ["manager-2", "manager-3", "manager-2", "manager-3-b"]
+    assert taken_on(tmp_path / "dev-2026-manager-2.swarm.age", "dev") is None
+    assert newest_taken_on(tmp_path, "dev", "manager-2").name == "dev-20261204T030000Z-manager-2.swarm.age"
+    assert newest_taken_on(tmp_path, "dev", "manager-3").name == "dev-20261204T020000Z-manager-3.swarm.age"
+    with pytest.raises(BackupError, match=re.escape("no archive taken on manager-1: ") + ".* holds archives taken on manager-2, manager-3, manager-3-b"):
+        newest_taken_on(tmp_path, "dev", "manager-1")
+    with pytest.raises(BackupError, match="holds no archive of the stack prod"):
+        newest_taken_on(tmp_path, "prod", "manager-1")
+
+
+def test_a_restore_goes_only_on_the_manager_the_archive_was_taken_on_at_its_address() -> None:
+    """Docker keeps the manager's address in the Raft store (docker/docs#7931, moby/swarmkit#642):
+    a restore elsewhere, or there at a new address, is refused saying so."""
+    settings = parse_settings(raw())
+    record = parse_record(RECORD)
+    assert restore_target(settings, record).name == "manager-2"
+    assert restore_target(settings, record, "manager-2").name == "manager-2"
+    with pytest.raises(BackupError, match=re.escape("taken on manager-2, not on manager-3: Docker restores a swarm only on the address")):
+        restore_target(settings, record, "manager-3")
+    moved = parse_record(RECORD.replace("manager-2 manager 10.17.3.12", "manager-2 manager 10.9.9.9"))
+    with pytest.raises(BackupError, match=re.escape("had the swarm address 10.9.9.9 in the backup") + ".*docker/docs#7931"):
+        restore_target(settings, moved)
+
+
 def test_the_record_holds_the_inventory_and_hides_the_unlock_key_from_its_repr() -> None:
     record = parse_record(RECORD)
     assert (record.taken_on, record.autolock, record.unlock_key) == ("manager-2", True, "SWMKEY-1-notarealkey")
@@ -237,13 +267,16 @@ def test_an_archive_encrypted_to_the_stacks_key_decrypts_only_with_it(tmp_path: 
 
 
 def test_each_command_line_takes_what_its_command_needs() -> None:
-    """backup and pull take a folder (backup also NODE=), restore and check an archive (the e2e
-    caught `pull` asking for an archive once)."""
+    """backup and pull take a folder (backup also NODE=), check an archive, restore an archive or a
+    manager whose newest archive in the folder it takes (the e2e caught `pull` asking for an
+    archive once)."""
     cli = arguments()
     assert cli.parse_args(["pull", "--dir", "/tmp/b"]).dir == "/tmp/b"
     assert cli.parse_args(["backup", "--node", "manager-2", "--keep", "3"]).node == "manager-2"
     assert cli.parse_args(["restore", "a.swarm.age", "--force"]).archive == "a.swarm.age"
+    by_node = cli.parse_args(["restore", "--node", "manager-3", "--dir", "/tmp/b"])
+    assert (by_node.archive, by_node.node, by_node.dir) == (None, "manager-3", "/tmp/b")
     assert cli.parse_args(["check", "a.swarm.age"]).archive == "a.swarm.age"
-    for wrong in (["pull", "a.swarm.age"], ["pull", "--node", "manager-2"], ["restore"], ["check", "--dir", "/tmp/b", "a.swarm.age"]):
+    for wrong in (["pull", "a.swarm.age"], ["pull", "--node", "manager-2"], ["check", "--dir", "/tmp/b", "a.swarm.age"], ["check"]):
         with pytest.raises(SystemExit):
             cli.parse_args(wrong)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # backup-job.sh   (as root, on a manager; what ha-swarm-backup.service runs, from DIR/job/)
 # The scheduled backup (`backup.schedule`, installed by backup-schedule.sh). Every manager's timer
-# fires; one manager backs up: the first by name of the reachable managers that are not the leader
-# (one manager alone: that one), unless another manager started a backup in the last 15 minutes
-# (its node label ha-swarm.backup-started). It runs swarm-backup.sh (quorum check, daemon stopped
+# fires; one manager backs up: of the reachable managers that are not the leader, the one backed up
+# least recently (its node label ha-swarm-backup.last; never: first; the first by name among
+# equals), so that the managers take turns and each keeps archives a restore can use (one manager
+# alone: that one); unless another manager started a backup in the last 15 minutes (its node label
+# ha-swarm.backup-started). It runs swarm-backup.sh (quorum check, daemon stopped
 # while the swarm folder is archived, started again, reachable again), encrypts the archive on the
 # way with age to the stack's recipient (the node never holds the key that opens it), writes
 # DIR/<stack>-<UTC time>-<node>.swarm.age (mode 0600; the name `make backup` gives) and keeps the
@@ -44,11 +46,11 @@ fi
 self_id=$(hs_self_node_id) || hs_die "cannot query the Docker daemon (docker info failed)"
 ids=$(hs_docker node ls -q --filter role=manager) || hs_die "cannot list the managers"
 # shellcheck disable=SC2086 # word splitting of the ID list is intended
-rows=$(hs_docker node inspect --format '{{.ID}} {{with index .Spec.Labels "ha-swarm.name"}}{{.}}{{else}}{{$.Description.Hostname}}{{end}} {{if .ManagerStatus}}{{.ManagerStatus.Reachability}} {{.ManagerStatus.Leader}}{{else}}none false{{end}} {{with index .Spec.Labels "ha-swarm.backup-started"}}{{.}}{{else}}-{{end}}' $ids) ||
+rows=$(hs_docker node inspect --format '{{.ID}} {{with index .Spec.Labels "ha-swarm.name"}}{{.}}{{else}}{{$.Description.Hostname}}{{end}} {{if .ManagerStatus}}{{.ManagerStatus.Reachability}} {{.ManagerStatus.Leader}}{{else}}none false{{end}} {{with index .Spec.Labels "ha-swarm.backup-started"}}{{.}}{{else}}-{{end}} {{with index .Spec.Labels "'"$(hs_backup_last_label)"'"}}{{.}}{{else}}-{{end}}' $ids) ||
     hs_die "cannot inspect the managers"
 now=$(date +%s)
-me="" chosen="" count=0
-while read -r id name reach leader started; do
+me="" candidates="" count=0
+while read -r id name reach leader started last; do
     [ -n "$id" ] || continue
     count=$((count + 1))
     [ "$id" != "$self_id" ] || me=$name
@@ -56,14 +58,13 @@ while read -r id name reach leader started; do
         hs_log "${name} started a backup $((now - started))s ago: nothing to do"
         exit 0
     fi
-    if [ "$reach" = reachable ] && [ "$leader" != true ]; then
-        chosen=$(printf '%s\n%s\n' "$chosen" "$name" | sed '/^$/d' | LC_ALL=C sort | head -n 1)
-    fi
+    candidates+="${name} ${reach} ${leader} ${last}"$'\n'
 done <<<"$rows"
 [ -n "$me" ] || hs_die "this manager (${self_id}) is not in the managers' list"
+chosen=$(printf '%s' "$candidates" | hs_backup_pick)
 [ "$count" -gt 1 ] || chosen=$me
 if [ "$chosen" != "$me" ]; then
-    hs_log "${chosen:-no manager} backs up (the first reachable manager that is not the leader): nothing to do on ${me}"
+    hs_log "${chosen:-no manager} backs up (of the reachable managers that are not the leader, the one backed up least recently): nothing to do on ${me}"
     exit 0
 fi
 

@@ -109,3 +109,24 @@ hs_stack_name() { [[ "$1" =~ ^[A-Za-z0-9._-]+$ ]]; }
 hs_age_recipient() { [[ "$1" =~ ^age1[02-9ac-hj-np-z]{58}$ ]]; }
 # hs_keep N: a count of archives to keep, at least 1.
 hs_keep() { hs_is_uint "$1" && [ "$1" -ge 1 ]; }
+
+# hs_backup_last_label: the node label that holds the time of a manager's last backup (seconds
+# since the epoch): swarm-backup.sh sets it, the scheduled job reads it. It is outside the ha-swarm.
+# labels, which node-settle.sh owns (it removes those it was not asked for).
+hs_backup_last_label() { printf '%s' ha-swarm-backup.last; }
+# hs_backup_pick: on stdin, a line per manager "NAME REACHABILITY LEADER LAST" (LAST: the time of
+# its last backup in seconds since the epoch, or '-' for none); prints the name of the reachable
+# manager that is not the leader and was backed up least recently (never: first), the first by
+# name among equals, so that the scheduled backups take turns over the managers and a restore can
+# go on any of them (an archive restores only on the address it was taken on). Prints nothing
+# when no manager qualifies.
+hs_backup_pick() {
+    local name reach leader last
+    while read -r name reach leader last; do
+        if [ -z "$name" ] || [ "$reach" != reachable ] || [ "$leader" = true ]; then
+            continue
+        fi
+        hs_is_uint "${last:-}" || last=0
+        printf '%020d %s\n' "$last" "$name"
+    done | LC_ALL=C sort | sed -n '1s/^[0-9]* //p'
+}

@@ -5,7 +5,8 @@
 # alone: said plainly, the control plane stops meanwhile); record the time, the swarm, the nodes,
 # services, networks, secrets and configs and, with autolock, the unlock key; stop the Docker
 # daemon, archive <DockerRootDir>/swarm, start the daemon again (unlocked with the key under
-# autolock) and wait until this node is a reachable manager again.
+# autolock), wait until this node is a reachable manager again and record the time of this backup
+# in its node label ha-swarm-backup.last (the scheduled backups take turns by it).
 # stdout: the archive only, a tar.gz of record.txt and swarm/ (the caller encrypts it at once: it
 # holds the swarm's keys, and with autolock the unlock key). The daemon is started again whatever
 # happens after it was stopped. Timeout: HS_BACKUP_TIMEOUT seconds (default 300) for each wait.
@@ -67,6 +68,7 @@ trap finish EXIT
     [ -z "$key" ] || printf 'unlock-key %s\n' "$key"
 } >"${work}/record.txt" || hs_die "cannot record the swarm's inventory"
 
+taken=$(date +%s)
 hs_log "stopping the Docker daemon of ${name} to archive ${root_dir}/swarm"
 stopped=true
 hs_docker_service stop || hs_die "could not stop the Docker daemon"
@@ -93,4 +95,6 @@ back() {
 }
 hs_wait "$timeout_s" 1 back ||
     hs_die "${name} is not a reachable manager ${timeout_s}s after its restart (reachability: ${reach:-unknown})"
+hs_docker_update node update --label-add "$(hs_backup_last_label)=${taken}" -- "$self_id" ||
+    hs_log "could not record this backup in the label $(hs_backup_last_label) of ${name}: ${HS_DOCKER_ERR}"
 hs_log "backed up the swarm on ${name}; it is a reachable manager again"
