@@ -5,7 +5,9 @@
 # least recently (its node label ha-swarm-backup.last; never: first; the first by name among
 # equals), so that the managers take turns and each keeps archives a restore can use (one manager
 # alone: that one); unless another manager started a backup in the last 15 minutes (its node label
-# ha-swarm.backup-started). It runs swarm-backup.sh (quorum check, daemon stopped
+# ha-swarm.backup-started) or a manager was backed up in that time (ha-swarm-backup.last: a timer
+# that fires late, or `make backup` just before, makes no second archive; HS_BACKUP_WINDOW seconds
+# instead of 900). It runs swarm-backup.sh (quorum check, daemon stopped
 # while the swarm folder is archived, started again, reachable again), encrypts the archive on the
 # way with age to the stack's recipient (the node never holds the key that opens it), writes
 # DIR/<stack>-<UTC time>-<node>.swarm.age (mode 0600; the name `make backup` gives) and keeps the
@@ -49,13 +51,18 @@ ids=$(hs_docker node ls -q --filter role=manager) || hs_die "cannot list the man
 rows=$(hs_docker node inspect --format '{{.ID}} {{with index .Spec.Labels "ha-swarm.name"}}{{.}}{{else}}{{$.Description.Hostname}}{{end}} {{if .ManagerStatus}}{{.ManagerStatus.Reachability}} {{.ManagerStatus.Leader}}{{else}}none false{{end}} {{with index .Spec.Labels "ha-swarm.backup-started"}}{{.}}{{else}}-{{end}} {{with index .Spec.Labels "'"$(hs_backup_last_label)"'"}}{{.}}{{else}}-{{end}}' $ids) ||
     hs_die "cannot inspect the managers"
 now=$(date +%s)
+window=$(hs_timeout_from HS_BACKUP_WINDOW 900)
 me="" candidates="" count=0
 while read -r id name reach leader started last; do
     [ -n "$id" ] || continue
     count=$((count + 1))
     [ "$id" != "$self_id" ] || me=$name
-    if [ "$id" != "$self_id" ] && hs_is_uint "$started" && [ $((now - started)) -lt 900 ]; then
+    if [ "$id" != "$self_id" ] && hs_is_uint "$started" && [ $((now - started)) -lt "$window" ]; then
         hs_log "${name} started a backup $((now - started))s ago: nothing to do"
+        exit 0
+    fi
+    if hs_is_uint "$last" && [ $((now - last)) -lt "$window" ]; then
+        hs_log "${name} was backed up $((now - last))s ago: nothing to do"
         exit 0
     fi
     candidates+="${name} ${reach} ${leader} ${last}"$'\n'
