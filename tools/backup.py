@@ -241,8 +241,9 @@ def restore_target(settings: Settings, record: Record, wanted: str | None = None
     return spec
 
 
-def restore_archive(stack: Stack, archive: str | None, node: str | None, folder_override: str | None) -> Path:
-    """The archive to restore: ARCHIVE, or with NODE alone the newest one in the folder taken on it."""
+def chosen_archive(stack: Stack, archive: str | None, node: str | None, folder_override: str | None) -> Path:
+    """The archive to restore or check: ARCHIVE, or with NODE alone the newest one in the folder
+    taken on it."""
     if archive is None:
         if node is None:
             raise BackupError("restore needs an archive (BACKUP=) or a manager (NODE=), whose newest archive it takes")
@@ -382,9 +383,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_pull(stack, args.dir, args.keep)
             return 0
         if args.command == "restore":
-            run_restore(stack, restore_archive(stack, args.archive, args.node, args.dir), args.force, args.node)
+            run_restore(stack, chosen_archive(stack, args.archive, args.node, args.dir), args.force, args.node)
             return 0
-        return run_check(stack, restore_archive(stack, args.archive, None, None))
+        return run_check(stack, chosen_archive(stack, args.archive, None, None))
     except (BackupError, VerifyError, SettingsError) as error:
         say(str(error))
         return 2

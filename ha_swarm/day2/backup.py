@@ -113,9 +113,12 @@ def record_of(archive: bytes) -> Record:
 # -- the archives on this machine -------------------------------------------------------------------
 
 
+ARCHIVE_TIME = "%Y%m%dT%H%M%SZ"  # the UTC time in an archive's name (16 characters)
+
+
 def archive_name(stack: str, when: datetime, node: str) -> str:
     """<stack>-<UTC time>-<node>.swarm.age: sorting by name sorts by time."""
-    return f"{stack}-{when:%Y%m%dT%H%M%SZ}-{node}{ARCHIVE_SUFFIX}"
+    return f"{stack}-{when:{ARCHIVE_TIME}}-{node}{ARCHIVE_SUFFIX}"
 
 
 def archives(folder: Path, stack: str) -> list[Path]:
@@ -132,9 +135,11 @@ def taken_on(path: Path, stack: str) -> str | None:
     if not (name.startswith(head) and name.endswith(tail)):
         return None
     when, _, node = name[len(head) : -len(tail)].partition("-")
-    if not node or len(when) != 16 or not when[:8].isdigit() or when[8] != "T" or not when[9:15].isdigit() or when[15] != "Z":
+    try:
+        datetime.strptime(when, ARCHIVE_TIME)
+    except ValueError:
         return None
-    return node
+    return node if node and len(when) == 16 else None
 
 
 def newest_taken_on(folder: Path, stack: str, node: str) -> Path:
