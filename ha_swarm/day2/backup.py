@@ -135,11 +135,13 @@ def taken_on(path: Path, stack: str) -> str | None:
     if not (name.startswith(head) and name.endswith(tail)):
         return None
     when, _, node = name[len(head) : -len(tail)].partition("-")
+    if not node or len(when) != 16:  # strptime alone would take a month or a day of one digit
+        return None
     try:
         datetime.strptime(when, ARCHIVE_TIME)
     except ValueError:
         return None
-    return node if node and len(when) == 16 else None
+    return node
 
 
 def newest_taken_on(folder: Path, stack: str, node: str) -> Path:

@@ -172,6 +172,9 @@ def test_make_restore_node_takes_the_newest_archive_taken_on_that_manager(tmp_pa
     (tmp_path / archive_name("other", datetime(2026, 12, 4, 5, tzinfo=UTC), "manager-3")).write_bytes(b"x")
     assert [taken_on(p, "dev") for p in archives(tmp_path, "dev")] == ["manager-2", "manager-3", "manager-2", "manager-3-b"]
     assert taken_on(tmp_path / "dev-2026-manager-2.swarm.age", "dev") is None
+    assert taken_on(tmp_path / "dev-2026124T030000Z-manager-2.swarm.age", "dev") is None  # a one-digit day
+    assert taken_on(tmp_path / "dev-20261304T030000Z-manager-2.swarm.age", "dev") is None  # month 13
+    assert taken_on(tmp_path / "dev-20261204T030000Z.swarm.age", "dev") is None  # no manager
     assert newest_taken_on(tmp_path, "dev", "manager-2").name == "dev-20261204T030000Z-manager-2.swarm.age"
     assert newest_taken_on(tmp_path, "dev", "manager-3").name == "dev-20261204T020000Z-manager-3.swarm.age"
     with pytest.raises(BackupError, match=re.escape("no archive taken on manager-1: ") + ".* holds archives taken on manager-2, manager-3, manager-3-b"):
