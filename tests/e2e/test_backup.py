@@ -121,6 +121,7 @@ def fire_the_scheduled_job(deployment: Deployment, exec_start: list[str], window
         runs = list(pool.map(lambda h: h.exec(exec_start, env=env, timeout=600), managers))
     for host, run in zip(managers, runs, strict=True):
         assert run.returncode == 0, f"{host.name}: {run.stdout}{run.stderr}"
+        assert "could not remove the label" not in run.stderr, f"{host.name}: {run.stderr}"
     wrote = [h.name for h, run in zip(managers, runs, strict=True) if " wrote " in run.stderr]
     assert len(wrote) <= 1, [(h.name, r.stderr[-400:]) for h, r in zip(managers, runs, strict=True)]
     wait_for(lambda: all(n["Status"] == "Ready" for n in deployment.nodes()), 120, "every node ready after the scheduled backup")

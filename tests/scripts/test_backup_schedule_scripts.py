@@ -76,3 +76,53 @@ def test_the_job_refuses_a_bad_settings_file_before_it_asks_docker_anything(tmp_
     (tmp_path / "job.env").write_text(env.format(r=RECIPIENT))
     res = subprocess.run(["bash", str(tmp_path / "backup-job.sh")], capture_output=True, text=True, check=False, timeout=30, env={"PATH": "/usr/bin:/bin"})
     assert res.returncode == 1 and message in res.stderr, res.stderr
+
+
+FAKE_DOCKER = r"""#!/bin/bash
+printf '%s\n' "$*" >>"$FAKE/calls"
+case "$1 $2" in
+    "info --format")
+        case "$3" in
+            *LocalNodeState*) echo active ;;
+            *NodeID*) echo id3 ;;
+            *ControlAvailable*) echo true ;;
+        esac ;;
+    "node ls") printf 'id1\nid2\nid3\n' ;;
+    "node inspect") printf 'id1 m1 reachable true - -\nid2 m2 reachable false - 100\nid3 m3 reachable false - -\n' ;;
+    "node update")
+        # The node's status changed under the label change, once for each label change.
+        if [ ! -e "$FAKE/raced-$3" ]; then
+            touch "$FAKE/raced-$3"
+            echo "Error response from daemon: rpc error: code = Unknown desc = update out of sequence" >&2
+            exit 1
+        fi ;;
+esac
+"""
+
+
+@pytest.mark.skipif(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0", reason="the job runs as root")
+def test_the_jobs_backing_up_mark_is_set_and_removed_even_when_the_node_changes_meanwhile(tmp_path: Path) -> None:
+    """The job marks its manager (ha-swarm.backup-started) while it backs up and removes the mark
+    after; the daemon's restart changes the node object at that moment, and Docker refuses a label
+    change made on the older version ("update out of sequence"): the job tries it again rather than
+    leaving the mark, which holds the other managers' timers off for 15 minutes. (Docker is a
+    stand-in here; the backup itself runs on the e2e test hosts.)"""
+    job, fake, archives = tmp_path / "job", tmp_path / "fake", tmp_path / "archives"
+    for folder in (job, fake / "bin"):
+        folder.mkdir(parents=True)
+    for name in JOB_FILES:
+        shutil.copy(SCRIPTS / name, job / name)
+    (job / "swarm-backup.sh").write_text("printf 'the swarm folder'\n")
+    (job / "job.env").write_text(f"STACK=dev\nRECIPIENT={RECIPIENT}\nKEEP=7\nARCHIVES={archives}\n")
+    for name, text in (("docker", FAKE_DOCKER), ("age", "#!/bin/bash\nprintf 'age-encryption.org/v1\\n'; cat\n")):
+        (fake / "bin" / name).write_text(text)
+        (fake / "bin" / name).chmod(0o755)
+    env = {"PATH": f"{fake / 'bin'}:/usr/bin:/bin", "FAKE": str(fake)}
+    res = subprocess.run(["bash", str(job / "backup-job.sh")], capture_output=True, text=True, check=False, timeout=60, env=env)
+    assert res.returncode == 0 and " wrote " in res.stderr, res.stderr
+    assert "could not remove" not in res.stderr, res.stderr
+    updates = [line for line in (fake / "calls").read_text().splitlines() if line.startswith("node update")]
+    assert [u.split()[2] for u in updates] == ["--label-add", "--label-add", "--label-rm", "--label-rm"], updates
+    assert updates[0].startswith("node update --label-add ha-swarm.backup-started=") and updates[-1] == "node update --label-rm ha-swarm.backup-started -- id3"
+    (archive,) = archives.iterdir()
+    assert archive.name.startswith("dev-") and archive.name.endswith("-m3.swarm.age") and archive.read_bytes() == b"age-encryption.org/v1\nthe swarm folder"

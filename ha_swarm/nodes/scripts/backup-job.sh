@@ -75,8 +75,10 @@ if [ "$chosen" != "$me" ]; then
     exit 0
 fi
 
-mark() { hs_docker node update "$@" -- "$self_id" >/dev/null; }
-mark --label-add "ha-swarm.backup-started=${now}" || hs_die "cannot label ${me} as backing up"
+# The node object changes on its own too (its status, when the daemon restarts after the backup):
+# a label change then meets "update out of sequence", and is tried again.
+mark() { hs_docker_update node update "$@" -- "$self_id"; }
+mark --label-add "ha-swarm.backup-started=${now}" || hs_die "cannot label ${me} as backing up: ${HS_DOCKER_ERR}"
 umask 077
 mkdir -p -- "$ARCHIVES"
 final="${ARCHIVES}/${STACK}-$(date -u +%Y%m%dT%H%M%SZ)-${me}.swarm.age"
@@ -84,7 +86,7 @@ part="${final}.part"
 done_ok=false
 finish() {
     rm -f -- "$part"
-    mark --label-rm ha-swarm.backup-started || hs_log "could not remove the label ha-swarm.backup-started of ${me}"
+    mark --label-rm ha-swarm.backup-started || hs_log "could not remove the label ha-swarm.backup-started of ${me}: ${HS_DOCKER_ERR}"
     [ "$done_ok" = true ] || hs_log "the scheduled backup on ${me} failed"
 }
 trap finish EXIT
