@@ -101,8 +101,9 @@ for id in $others; do
 done
 
 # The archive's identity is the one of the manager the backup was taken on: so are its labels.
-hs_docker node update --label-add "ha-swarm.name=${name}" -- "$self_id" >/dev/null ||
-    hs_die "docker node update --label-add ha-swarm.name=${name} failed"
+# (Tried again on "update out of sequence": the node's status changes on its own in the new cluster.)
+hs_docker_update node update --label-add "ha-swarm.name=${name}" -- "$self_id" ||
+    hs_die "docker node update --label-add ha-swarm.name=${name} failed: ${HS_DOCKER_ERR}"
 
 if [ -n "$key" ] || [ "$(hs_docker info --format '{{.Swarm.Cluster.Spec.EncryptionConfig.AutoLockManagers}}')" = true ]; then
     hs_docker_update swarm unlock-key --rotate -q || hs_die "docker swarm unlock-key --rotate failed: ${HS_DOCKER_ERR}"
