@@ -5,8 +5,11 @@ the e2e test hosts: tests/e2e/test_backup.py.)"""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -88,7 +91,11 @@ case "$1 $2" in
             *ControlAvailable*) echo true ;;
         esac ;;
     "node ls") printf 'id1\nid2\nid3\n' ;;
-    "node inspect") printf 'id1 m1 reachable true - -\nid2 m2 reachable false - 100\nid3 m3 reachable false - -\n' ;;
+    "node inspect")
+        # m2's mark of a backup under way ($STARTED), when the job asks for it by that label's name.
+        started=-
+        case "$*" in *'"ha-swarm-backup.started"'*) started=${STARTED:--} ;; esac
+        printf 'id1 m1 reachable true - -\nid2 m2 reachable false %s 100\nid3 m3 reachable false - -\n' "$started" ;;
     "node update")
         # The node's status changed under the label change, once for each label change.
         if [ ! -e "$FAKE/raced-$3" ]; then
@@ -100,13 +107,10 @@ esac
 """
 
 
-@pytest.mark.skipif(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0", reason="the job runs as root")
-def test_the_jobs_backing_up_mark_is_set_and_removed_even_when_the_node_changes_meanwhile(tmp_path: Path) -> None:
-    """The job marks its manager (ha-swarm.backup-started) while it backs up and removes the mark
-    after; the daemon's restart changes the node object at that moment, and Docker refuses a label
-    change made on the older version ("update out of sequence"): the job tries it again rather than
-    leaving the mark, which holds the other managers' timers off for 15 minutes. (Docker is a
-    stand-in here; the backup itself runs on the e2e test hosts.)"""
+def run_the_job(tmp_path: Path, started: str = "") -> tuple[subprocess.CompletedProcess[str], list[str], Path]:
+    """backup-job.sh from its own files as installed, with Docker and age stood in for, on m3 of
+    three managers (m1 the leader, m2 backed up long ago, m3 never); STARTED: m2's mark of a backup
+    under way. The job's run, the `docker node update`s it made, and the archives' folder."""
     job, fake, archives = tmp_path / "job", tmp_path / "fake", tmp_path / "archives"
     for folder in (job, fake / "bin"):
         folder.mkdir(parents=True)
@@ -117,12 +121,39 @@ def test_the_jobs_backing_up_mark_is_set_and_removed_even_when_the_node_changes_
     for name, text in (("docker", FAKE_DOCKER), ("age", "#!/bin/bash\nprintf 'age-encryption.org/v1\\n'; cat\n")):
         (fake / "bin" / name).write_text(text)
         (fake / "bin" / name).chmod(0o755)
-    env = {"PATH": f"{fake / 'bin'}:/usr/bin:/bin", "FAKE": str(fake)}
+    env = {"PATH": f"{fake / 'bin'}:/usr/bin:/bin", "FAKE": str(fake), "STARTED": started}
     res = subprocess.run(["bash", str(job / "backup-job.sh")], capture_output=True, text=True, check=False, timeout=60, env=env)
+    calls = (fake / "calls").read_text().splitlines() if (fake / "calls").exists() else []
+    return res, [line for line in calls if line.startswith("node update")], archives
+
+
+@pytest.mark.skipif(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0", reason="the job runs as root")
+def test_the_jobs_backing_up_mark_is_set_and_removed_even_when_the_node_changes_meanwhile(tmp_path: Path) -> None:
+    """The job marks its manager (ha-swarm-backup.started, outside the ha-swarm. labels that node-settle.sh
+    removes when not asked for) while it backs up and removes the mark
+    after; the daemon's restart changes the node object at that moment, and Docker refuses a label
+    change made on the older version ("update out of sequence"): the job tries it again rather than
+    leaving the mark, which holds the other managers' timers off for 15 minutes. (Docker is a
+    stand-in here; the backup itself runs on the e2e test hosts.)"""
+    res, updates, archives = run_the_job(tmp_path)
     assert res.returncode == 0 and " wrote " in res.stderr, res.stderr
     assert "could not remove" not in res.stderr, res.stderr
-    updates = [line for line in (fake / "calls").read_text().splitlines() if line.startswith("node update")]
     assert [u.split()[2] for u in updates] == ["--label-add", "--label-add", "--label-rm", "--label-rm"], updates
-    assert updates[0].startswith("node update --label-add ha-swarm.backup-started=") and updates[-1] == "node update --label-rm ha-swarm.backup-started -- id3"
+    assert updates[0].startswith("node update --label-add ha-swarm-backup.started=") and updates[-1] == "node update --label-rm ha-swarm-backup.started -- id3"
     (archive,) = archives.iterdir()
     assert archive.name.startswith("dev-") and archive.name.endswith("-m3.swarm.age") and archive.read_bytes() == b"age-encryption.org/v1\nthe swarm folder"
+
+
+@pytest.mark.skipif(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0", reason="the job runs as root")
+def test_the_job_backs_up_nowhere_while_another_managers_backup_is_under_way() -> None:
+    """m2 marked a backup under way 10 s ago (ha-swarm-backup.started): m3's job, although m3 is the
+    one to back up, does nothing; a mark older than the 15 minutes is ignored."""
+    for started, held in ((str(int(time.time()) - 10), True), (str(int(time.time()) - 901), False)):
+        with tempfile.TemporaryDirectory() as folder:
+            res, updates, archives = run_the_job(Path(folder), started)
+            assert res.returncode == 0, res.stderr
+            if held:
+                assert re.search(r"m2 started a backup 1[01]s ago: nothing to do", res.stderr), res.stderr
+                assert updates == [] and not archives.exists()
+            else:
+                assert " wrote " in res.stderr and len(list(archives.iterdir())) == 1, res.stderr

@@ -5,7 +5,7 @@
 # least recently (its node label ha-swarm-backup.last; never: first; the first by name among
 # equals), so that the managers take turns and each keeps archives a restore can use (one manager
 # alone: that one); unless another manager started a backup in the last 15 minutes (its node label
-# ha-swarm.backup-started) or a manager was backed up in that time (ha-swarm-backup.last: a timer
+# ha-swarm-backup.started) or a manager was backed up in that time (ha-swarm-backup.last: a timer
 # that fires late, or `make backup` just before, makes no second archive; HS_BACKUP_WINDOW seconds
 # instead of 900). It runs swarm-backup.sh (quorum check, daemon stopped
 # while the swarm folder is archived, started again, reachable again), encrypts the archive on the
@@ -39,6 +39,9 @@ hs_keep "$KEEP" || hs_die "${here}/job.env: KEEP is not a whole number of at lea
 hs_plain_dir "$ARCHIVES" || hs_die "${here}/job.env: ARCHIVES is not an absolute folder path"
 command -v age >/dev/null || hs_die "age is not installed on this manager (backup-schedule.sh installs it)"
 
+# The mark of a backup under way. Like ha-swarm-backup.last, it is outside the ha-swarm. labels,
+# which node-settle.sh owns: a `pulumi up` during a backup removes those it was not asked for.
+started_label=ha-swarm-backup.started
 state=$(hs_swarm_state) || hs_die "cannot query the Docker daemon (docker info failed)"
 [ "$state" != locked ] || hs_die "$(hs_locked_advice)"
 if [ "$state" != active ] || [ "$(hs_control_available)" != true ]; then
@@ -48,7 +51,7 @@ fi
 self_id=$(hs_self_node_id) || hs_die "cannot query the Docker daemon (docker info failed)"
 ids=$(hs_docker node ls -q --filter role=manager) || hs_die "cannot list the managers"
 # shellcheck disable=SC2086 # word splitting of the ID list is intended
-rows=$(hs_docker node inspect --format '{{.ID}} {{with index .Spec.Labels "ha-swarm.name"}}{{.}}{{else}}{{$.Description.Hostname}}{{end}} {{if .ManagerStatus}}{{.ManagerStatus.Reachability}} {{.ManagerStatus.Leader}}{{else}}none false{{end}} {{with index .Spec.Labels "ha-swarm.backup-started"}}{{.}}{{else}}-{{end}} {{with index .Spec.Labels "'"$(hs_backup_last_label)"'"}}{{.}}{{else}}-{{end}}' $ids) ||
+rows=$(hs_docker node inspect --format '{{.ID}} {{with index .Spec.Labels "ha-swarm.name"}}{{.}}{{else}}{{$.Description.Hostname}}{{end}} {{if .ManagerStatus}}{{.ManagerStatus.Reachability}} {{.ManagerStatus.Leader}}{{else}}none false{{end}} {{with index .Spec.Labels "'"${started_label}"'"}}{{.}}{{else}}-{{end}} {{with index .Spec.Labels "'"$(hs_backup_last_label)"'"}}{{.}}{{else}}-{{end}}' $ids) ||
     hs_die "cannot inspect the managers"
 now=$(date +%s)
 window=$(hs_timeout_from HS_BACKUP_WINDOW 900)
@@ -78,7 +81,7 @@ fi
 # The node object changes on its own too (its status, when the daemon restarts after the backup):
 # a label change then meets "update out of sequence", and is tried again.
 mark() { hs_docker_update node update "$@" -- "$self_id"; }
-mark --label-add "ha-swarm.backup-started=${now}" || hs_die "cannot label ${me} as backing up: ${HS_DOCKER_ERR}"
+mark --label-add "${started_label}=${now}" || hs_die "cannot label ${me} as backing up: ${HS_DOCKER_ERR}"
 umask 077
 mkdir -p -- "$ARCHIVES"
 final="${ARCHIVES}/${STACK}-$(date -u +%Y%m%dT%H%M%SZ)-${me}.swarm.age"
@@ -86,7 +89,7 @@ part="${final}.part"
 done_ok=false
 finish() {
     rm -f -- "$part"
-    mark --label-rm ha-swarm.backup-started || hs_log "could not remove the label ha-swarm.backup-started of ${me}: ${HS_DOCKER_ERR}"
+    mark --label-rm "$started_label" || hs_log "could not remove the label ${started_label} of ${me}: ${HS_DOCKER_ERR}"
     [ "$done_ok" = true ] || hs_log "the scheduled backup on ${me} failed"
 }
 trap finish EXIT
