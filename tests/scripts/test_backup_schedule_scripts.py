@@ -5,10 +5,10 @@ the e2e test hosts: tests/e2e/test_backup.py.)"""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +17,8 @@ import pytest
 from ha_swarm.day2.backup_schedule import JOB_FILES
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "ha_swarm" / "nodes" / "scripts"
+# The install and the job run as root (they refuse otherwise).
+AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="the script runs as root")
 RECIPIENT = "age1yzex8z2zthprd8a40ewkgyjv9rjyv6dansjpasgnxn7z6dzgdfgqgsaptu"
 
 
@@ -37,7 +39,7 @@ BAD_INSTALLS = [
 ]
 
 
-@pytest.mark.skipif(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0", reason="the script runs as root")
+@AS_ROOT
 @pytest.mark.parametrize(("args", "message"), BAD_INSTALLS)
 def test_the_install_refuses_a_bad_argument_before_it_writes_anything(args: tuple[str, ...], message: str) -> None:
     res = run("backup-schedule.sh", "install", *args)
@@ -61,6 +63,7 @@ def test_cat_refuses_anything_but_an_archive_name(tmp_path: Path, name: str) -> 
     assert res.returncode == 1 and "not an archive name" in res.stderr, res.stderr
 
 
+@AS_ROOT
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -72,8 +75,6 @@ def test_cat_refuses_anything_but_an_archive_name(tmp_path: Path, name: str) -> 
     ],
 )
 def test_the_job_refuses_a_bad_settings_file_before_it_asks_docker_anything(tmp_path: Path, env: str, message: str) -> None:
-    if subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0":
-        pytest.skip("the job runs as root")
     for name in JOB_FILES:
         shutil.copy(SCRIPTS / name, tmp_path / name)
     (tmp_path / "job.env").write_text(env.format(r=RECIPIENT))
@@ -127,7 +128,7 @@ def run_the_job(tmp_path: Path, started: str = "") -> tuple[subprocess.Completed
     return res, [line for line in calls if line.startswith("node update")], archives
 
 
-@pytest.mark.skipif(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0", reason="the job runs as root")
+@AS_ROOT
 def test_the_jobs_backing_up_mark_is_set_and_removed_even_when_the_node_changes_meanwhile(tmp_path: Path) -> None:
     """The job marks its manager (ha-swarm-backup.started, outside the ha-swarm. labels that node-settle.sh
     removes when not asked for) while it backs up and removes the mark
@@ -144,16 +145,15 @@ def test_the_jobs_backing_up_mark_is_set_and_removed_even_when_the_node_changes_
     assert archive.name.startswith("dev-") and archive.name.endswith("-m3.swarm.age") and archive.read_bytes() == b"age-encryption.org/v1\nthe swarm folder"
 
 
-@pytest.mark.skipif(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0", reason="the job runs as root")
-def test_the_job_backs_up_nowhere_while_another_managers_backup_is_under_way() -> None:
+@AS_ROOT
+@pytest.mark.parametrize(("age", "held"), [(10, True), (901, False)])
+def test_the_job_backs_up_nowhere_while_another_managers_backup_is_under_way(tmp_path: Path, age: int, held: bool) -> None:
     """m2 marked a backup under way 10 s ago (ha-swarm-backup.started): m3's job, although m3 is the
     one to back up, does nothing; a mark older than the 15 minutes is ignored."""
-    for started, held in ((str(int(time.time()) - 10), True), (str(int(time.time()) - 901), False)):
-        with tempfile.TemporaryDirectory() as folder:
-            res, updates, archives = run_the_job(Path(folder), started)
-            assert res.returncode == 0, res.stderr
-            if held:
-                assert re.search(r"m2 started a backup 1[01]s ago: nothing to do", res.stderr), res.stderr
-                assert updates == [] and not archives.exists()
-            else:
-                assert " wrote " in res.stderr and len(list(archives.iterdir())) == 1, res.stderr
+    res, updates, archives = run_the_job(tmp_path, str(int(time.time()) - age))
+    assert res.returncode == 0, res.stderr
+    if held:
+        assert re.search(r"m2 started a backup 1[01]s ago: nothing to do", res.stderr), res.stderr
+        assert updates == [] and not archives.exists()
+    else:
+        assert " wrote " in res.stderr and len(list(archives.iterdir())) == 1, res.stderr
